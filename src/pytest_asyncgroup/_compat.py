@@ -1,0 +1,274 @@
+"""Every touch of pytest, pytest-xdist and pytest-asyncio internals, in one place.
+
+Each function says which private names it relies on and the versions it was
+checked on. Supported: pytest 8.3 - 9.2, pytest-xdist 3.6 - 3.8,
+pytest-asyncio 1.x (optional). The test suite runs against the oldest and the
+newest of these (see ``noxfile.py``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import os
+import types
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from _pytest import fixtures as _fixtures
+from _pytest import runner as _runner
+from _pytest.scope import Scope
+
+DIST_MODE = "asyncgroup"
+
+
+# --- xdist's --dist option -------------------------------------------------------
+# xdist declares --dist with a fixed ``choices`` list (xdist issue #970). Both
+# pytest 8.3 (``Argument._attrs``) and 9.x (``Argument.attrs()`` is the argparse
+# action's ``__dict__``) keep the very list xdist passed, so appending to it is
+# enough, as long as it happens before pytest parses the command line for real.
+# Checked: pytest 8.3.5 and 9.2.0 with pytest-xdist 3.6.1 and 3.8.0.
+
+
+def add_dist_choice(parser: pytest.Parser) -> bool:
+    """Make ``--dist=asyncgroup`` acceptable; True once the option was found."""
+    for group in getattr(parser, "_groups", ()):
+        for option in group.options:
+            if "--dist" in option.names():
+                choices = option.attrs().get("choices")
+                if choices is not None and DIST_MODE not in choices:
+                    choices.append(DIST_MODE)
+                return True
+    return False
+
+
+def parser_of(pluginmanager: pytest.PytestPluginManager) -> pytest.Parser | None:
+    """The command-line parser, reached through the registered config object."""
+    config = pluginmanager.get_plugin("pytestconfig")
+    return getattr(config, "_parser", None)
+
+
+def requested_dist(config: pytest.Config) -> str:
+    """The --dist value the user gave. xdist turns ``-n 0`` into ``dist="no"``, but
+    ``known_args_namespace`` keeps the original (checked on xdist 3.6.1, 3.8.0)."""
+    if config.getoption("dist", "no") == DIST_MODE:
+        return DIST_MODE
+    namespace = getattr(config, "known_args_namespace", None)
+    return str(getattr(namespace, "dist", "no"))
+
+
+# --- the SetupState --------------------------------------------------------------
+# ``session._setupstate`` is one stack per session (pytest 8.3 and 9.2). pytest
+# calls ``setup(item)``, ``teardown_exact(nextitem)``, ``addfinalizer(fin, node)``,
+# and since 9.1 ``is_node_active(node)`` and ``.stack`` (fixtures.py). We install
+# an object with that interface for the run and put the original back after.
+
+
+@contextlib.contextmanager
+def setupstate_replaced(session: pytest.Session, replacement: object) -> Iterator[None]:
+    original = session._setupstate
+    session._setupstate = replacement  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        session._setupstate = original
+
+
+TEST_OUTCOME = _runner.TEST_OUTCOME  # (OutcomeException, Exception): pytest 8.3, 9.2
+
+
+# --- per-test function-scoped fixtures -------------------------------------------
+# A FixtureDef caches one value (``cached_result``) and one ``_finalizers`` list for
+# every test. Concurrent tests get shallow copies of their function-scoped
+# FixtureDefs with an empty cache, installed through ``item._fixtureinfo``
+# (a frozen dataclass: ``name2fixturedefs``) and ``item._initrequest()``.
+# pytest 8.3's TopRequest copies ``name2fixturedefs`` (``.copy()``); 9.x uses it as
+# is and no longer caches dynamic ``getfixturevalue`` look-ups in it. The dict
+# below answers a look-up miss with copies itself, and copies as its own type.
+# Checked: pytest 8.3.5, 9.2.0.
+
+
+def _is_function_scoped(fixturedef: Any) -> bool:
+    return getattr(fixturedef, "_scope", None) is Scope.Function
+
+
+def _fresh_copy(fixturedef: Any) -> Any:
+    if not _is_function_scoped(fixturedef):
+        return fixturedef
+    clone = copy.copy(fixturedef)
+    clone.cached_result = None
+    clone._finalizers = []
+    return clone
+
+
+class _PerTestFixtureDefs(dict):  # type: ignore[type-arg]
+    """name -> FixtureDefs for one test, copying function-scoped ones on first use."""
+
+    def __init__(self, item: pytest.Item, data: dict[str, Any]) -> None:
+        super().__init__(data)
+        self._item = item
+
+    def get(self, name: str, default: Any = None) -> Any:
+        if name in self:
+            return self[name]
+        found = self._item.session._fixturemanager.getfixturedefs(name, self._item)
+        if found is None:
+            return default
+        copies = tuple(_fresh_copy(fixturedef) for fixturedef in found)
+        self[name] = copies
+        return copies
+
+    def copy(self) -> _PerTestFixtureDefs:
+        return _PerTestFixtureDefs(self._item, dict(self))
+
+
+def isolate_function_fixtures(item: pytest.Item) -> Callable[[], None]:
+    """Give ``item`` its own function-scoped FixtureDefs; return the undo."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None or not hasattr(item, "_initrequest"):
+        return lambda: None
+    copies = _PerTestFixtureDefs(
+        item,
+        {
+            name: tuple(_fresh_copy(fixturedef) for fixturedef in fixturedefs)
+            for name, fixturedefs in info.name2fixturedefs.items()
+        },
+    )
+    item._fixtureinfo = dataclasses.replace(info, name2fixturedefs=copies)  # type: ignore[attr-defined]
+    item._initrequest()  # type: ignore[attr-defined]
+
+    def undo() -> None:
+        item._fixtureinfo = info  # type: ignore[attr-defined]
+
+    return undo
+
+
+def test_argnames(item: pytest.Item) -> tuple[str, ...]:
+    """The fixture names the test function takes as arguments (pytest 8.3, 9.2)."""
+    return tuple(item._fixtureinfo.argnames)  # type: ignore[attr-defined]
+
+
+def fixture_names(item: pytest.Item) -> tuple[str, ...]:
+    """Every fixture the test requests statically (closure, autouse included)."""
+    return tuple(getattr(item, "fixturenames", ()))
+
+
+def higher_scope_params(item: pytest.Item) -> dict[str, int]:
+    """Parameter indices of the test's parameters whose scope is above function.
+
+    Two tests whose class/module/session fixtures take different parameters must
+    not overlap: the second would tear down the first's instance
+    (``FixtureDef.execute`` -> ``finish`` on a cache-key change). Uses
+    ``callspec._arg2scope`` and ``callspec.indices`` (pytest 8.3, 9.2).
+    """
+    callspec = getattr(item, "callspec", None)
+    if callspec is None:
+        return {}
+    scopes = getattr(callspec, "_arg2scope", {})
+    return {
+        name: index
+        for name, index in callspec.indices.items()
+        if scopes.get(name, Scope.Function) is not Scope.Function
+    }
+
+
+# --- higher-scoped fixtures: one first execution at a time ----------------------
+# While test A is suspended inside a module fixture's setup, test B reaching the
+# same FixtureDef would start a second setup (pytest asserts ``not
+# self._finalizers``). ``FixtureDef.execute`` (pytest 8.3, 9.2) is wrapped for the
+# run; the wrapper decides whether to wait first.
+
+
+@contextlib.contextmanager
+def fixture_execute_wrapped(
+    wrap: Callable[[Callable[[Any, Any], Any], Any, Any], Any],
+) -> Iterator[None]:
+    original = _fixtures.FixtureDef.execute
+
+    def execute(self: Any, request: Any) -> Any:
+        __tracebackhide__ = True
+        return wrap(original, self, request)
+
+    _fixtures.FixtureDef.execute = execute  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        _fixtures.FixtureDef.execute = original  # type: ignore[method-assign]
+
+
+def is_function_scoped(fixturedef: Any) -> bool:
+    return _is_function_scoped(fixturedef)
+
+
+# --- async fixtures --------------------------------------------------------------
+# ``pytest_fixture_setup`` calls ``resolve_fixture_function(fixturedef, request)``
+# (binds class fixtures to the test's instance), then the function. We resolve the
+# function ourselves and swap ``fixturedef.func`` for a sync shim while pytest's
+# own hook runs, so its caching, finalizers and yield-teardown stay pytest's.
+# ``FixtureDef.func`` is typed Final but is a plain attribute (pytest 8.3, 9.2).
+
+
+def resolve_fixture_function(fixturedef: Any, request: Any) -> Callable[..., Any]:
+    return _fixtures.resolve_fixture_function(fixturedef, request)  # type: ignore[no-any-return]
+
+
+@contextlib.contextmanager
+def fixture_function_swapped(fixturedef: Any, function: Callable[..., Any]) -> Iterator[None]:
+    original = fixturedef.func
+    fixturedef.func = function
+    try:
+        yield
+    finally:
+        fixturedef.func = original
+
+
+# --- PYTEST_CURRENT_TEST ---------------------------------------------------------
+# ``_pytest.runner._update_current_test_var`` pops the variable with
+# ``os.environ.pop(name)``: with overlapping tests the second pop raises KeyError.
+# pytest 8.3, 9.2 call it through the module global, so a replacement works.
+
+
+def _tolerant_update_current_test_var(item: pytest.Item, when: str | None) -> None:
+    if when:
+        os.environ["PYTEST_CURRENT_TEST"] = f"{item.nodeid} ({when})".replace("\x00", "(null)")
+    else:
+        os.environ.pop("PYTEST_CURRENT_TEST", None)
+
+
+@contextlib.contextmanager
+def current_test_var_tolerant() -> Iterator[None]:
+    original = _runner._update_current_test_var
+    _runner._update_current_test_var = _tolerant_update_current_test_var  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        _runner._update_current_test_var = original
+
+
+# --- pytest-asyncio items --------------------------------------------------------
+# pytest-asyncio 1.x replaces async test items with ``PytestAsyncioFunction``
+# subclasses whose ``setup`` requests a ``_<scope>_scoped_runner`` fixture (a new
+# event loop) and whose ``runtest`` calls ``Runner.run`` - which raises inside a
+# running loop. For our run the item uses plain ``pytest.Function``'s methods; our
+# ``pytest_pyfunc_call`` then awaits the test body on the worker's loop.
+# Checked: pytest-asyncio 1.5.0 (class name and the two methods).
+
+
+def plain_function_methods(item: pytest.Item) -> Callable[[], None]:
+    """Route a pytest-asyncio item through plain ``Function`` setup/runtest; return undo."""
+    is_asyncio_item = any(
+        cls.__name__ == "PytestAsyncioFunction" and cls.__module__.startswith("pytest_asyncio")
+        for cls in type(item).__mro__
+    )
+    if not is_asyncio_item:
+        return lambda: None
+    item.setup = types.MethodType(pytest.Function.setup, item)  # type: ignore[method-assign]
+    item.runtest = types.MethodType(pytest.Function.runtest, item)  # type: ignore[method-assign]
+
+    def undo() -> None:
+        del item.setup
+        del item.runtest
+
+    return undo

@@ -1,0 +1,55 @@
+"""Reading each selected test's declaration at collection time (pytest side of ``_markers``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from . import _compat
+from ._keys import Declaration
+from ._markers import DeclarationError, parse_declaration
+from ._settings import Settings
+from .executor import Claim, is_async_test
+
+DECLARATION = pytest.StashKey[Declaration]()
+
+
+def declare_all(items: list[pytest.Item]) -> None:
+    """Store every test's declaration, or stop the run naming each malformed one."""
+    problems: list[str] = []
+    for item in items:
+        try:
+            hook_keys = [
+                key
+                for keys in item.ihook.pytest_asyncgroup_resources(item=item)
+                if keys is not None
+                for key in _as_keys(keys)
+            ]
+            item.stash[DECLARATION] = parse_declaration(
+                item.iter_markers("resource"), item.iter_markers("serial"), hook_keys
+            )
+        except DeclarationError as exc:
+            problems.append(f"{item.nodeid}: {exc}")
+    if problems:
+        raise pytest.UsageError(
+            "pytest-asyncgroup: malformed resource declarations, nothing was run:\n  "
+            + "\n  ".join(problems)
+        )
+
+
+def _as_keys(keys: object) -> list[object]:
+    if isinstance(keys, str) or not hasattr(keys, "__iter__"):
+        raise DeclarationError(
+            f"pytest_asyncgroup_resources hook: expected an iterable of keys, got {keys!r}"
+        )
+    return list(keys)
+
+
+def claim_of(item: pytest.Item, settings: Settings) -> Claim:
+    """What ``item`` holds while it runs, from its declaration and what it is."""
+    declaration = item.stash.get(DECLARATION, Declaration())
+    alone = (
+        declaration.serial
+        or (not declaration.keys and not is_async_test(item))
+        or not settings.alone_fixtures.isdisjoint(_compat.fixture_names(item))
+    )
+    return Claim(shared=declaration.shared, exclusive=declaration.exclusive, alone=alone)

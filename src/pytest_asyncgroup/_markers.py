@@ -1,0 +1,87 @@
+"""Parsing of ``@pytest.mark.resource`` and ``@pytest.mark.serial``.
+
+Marker arguments are bound to real Python signatures (the two functions below),
+so the documented signature and the parser cannot drift apart. Nothing here
+imports pytest: a marker is anything with ``args`` and ``kwargs``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
+
+from ._keys import Declaration
+
+
+class MarkLike(Protocol):
+    @property
+    def args(self) -> tuple[Any, ...]: ...
+
+    @property
+    def kwargs(self) -> Mapping[str, Any]: ...
+
+
+class DeclarationError(ValueError):
+    """A test's resource declaration is malformed; the message names the problem."""
+
+
+def resource(*keys: str, exclusive: bool = False) -> None:
+    """resource(*keys, exclusive=False): the test holds these resource keys.
+
+    Tests sharing a key run on the same worker and may overlap (up to the key's
+    limit); with ``exclusive=True`` no other holder of the key overlaps this test.
+    """
+
+
+def serial() -> None:
+    """serial(): the test runs while no other test runs, on any worker."""
+
+
+_RESOURCE = inspect.signature(resource)
+_SERIAL = inspect.signature(serial)
+
+
+def check_key(key: object, where: str) -> str:
+    """Return ``key`` if it is a non-empty string, else raise naming ``where``."""
+    if not isinstance(key, str) or not key.strip():
+        raise DeclarationError(f"{where}: resource key {key!r} is not a non-empty string")
+    return key
+
+
+def parse_declaration(
+    resource_marks: Iterable[MarkLike],
+    serial_marks: Iterable[MarkLike],
+    extra_keys: Iterable[object] = (),
+) -> Declaration:
+    """Combine every ``resource``/``serial`` mark of a test (they stack) into one value.
+
+    ``extra_keys`` come from the ``pytest_asyncgroup_resources`` hook and are shared.
+    """
+    shared: set[str] = set()
+    exclusive: set[str] = set()
+    for mark in resource_marks:
+        try:
+            bound = _RESOURCE.bind(*mark.args, **mark.kwargs)
+        except TypeError as exc:
+            raise DeclarationError(f"@pytest.mark.resource: {exc}") from None
+        keys = bound.arguments.get("keys", ())
+        if not keys:
+            raise DeclarationError("@pytest.mark.resource needs at least one key")
+        is_exclusive = bound.arguments.get("exclusive", False)
+        if not isinstance(is_exclusive, bool):
+            raise DeclarationError(
+                f"@pytest.mark.resource: exclusive must be True or False, got {is_exclusive!r}"
+            )
+        checked = {check_key(key, "@pytest.mark.resource") for key in keys}
+        (exclusive if is_exclusive else shared).update(checked)
+    is_serial = False
+    for mark in serial_marks:
+        try:
+            _SERIAL.bind(*mark.args, **mark.kwargs)
+        except TypeError as exc:
+            raise DeclarationError(f"@pytest.mark.serial takes no arguments: {exc}") from None
+        is_serial = True
+    for key in extra_keys:
+        shared.add(check_key(key, "pytest_asyncgroup_resources hook"))
+    return Declaration(frozenset(shared), frozenset(exclusive), is_serial)

@@ -1,0 +1,88 @@
+"""Resolved options of one run, kept in ``config.stash`` under :data:`SETTINGS`.
+
+The parsing functions take plain strings so they can be tested without pytest;
+every error names the ini setting or command-line option it came from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+DEFAULT_CONCURRENCY = 64
+DEFAULT_ALONE_FIXTURES = ("capfd", "capfdbinary", "monkeypatch", "mocker")
+
+
+class SettingError(ValueError):
+    """A setting has a value we cannot use; the message names the setting."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the scheduler and the worker loop need to know about limits."""
+
+    concurrency: int = DEFAULT_CONCURRENCY
+    limits: Mapping[str, int] = field(default_factory=dict)
+    per_worker: frozenset[str] = frozenset()
+    alone_fixtures: frozenset[str] = frozenset(DEFAULT_ALONE_FIXTURES)
+
+
+def parse_positive_int(value: object, setting: str) -> int:
+    """``value`` as an int >= 1, or a :class:`SettingError` naming ``setting``."""
+    text = str(value).strip()
+    try:
+        number = int(text)
+    except ValueError:
+        raise SettingError(f"{setting}: {text!r} is not a positive integer") from None
+    if number < 1:
+        raise SettingError(f"{setting}: {text!r} is not a positive integer")
+    return number
+
+
+def parse_limits(entries: Iterable[str], setting: str = "asyncgroup_limits") -> dict[str, int]:
+    """``["api=4", "db=16"]`` -> ``{"api": 4, "db": 16}``."""
+    limits: dict[str, int] = {}
+    for entry in entries:
+        key, sep, number = entry.partition("=")
+        if not sep or not key.strip():
+            raise SettingError(f"{setting}: {entry!r} is not KEY=N (for example db=16)")
+        if key.strip() in limits:
+            raise SettingError(f"{setting}: key {key.strip()!r} is given twice")
+        limits[key.strip()] = parse_positive_int(number, f"{setting} ({key.strip()})")
+    return limits
+
+
+def parse_names(entries: Iterable[str], setting: str) -> frozenset[str]:
+    """A whitespace-separated list of non-empty names."""
+    names = frozenset(entry.strip() for entry in entries)
+    if "" in names:
+        raise SettingError(f"{setting}: empty name")
+    return names
+
+
+def build_settings(
+    *,
+    concurrency_option: object | None,
+    concurrency_ini: str,
+    limits_ini: Iterable[str],
+    per_worker_ini: Iterable[str],
+    alone_fixtures_ini: Iterable[str] | None,
+) -> Settings:
+    """Settings from raw option and ini values; the option wins over the ini."""
+    if concurrency_option is not None:
+        concurrency = parse_positive_int(concurrency_option, "--asyncgroup-concurrency")
+    elif concurrency_ini.strip():
+        concurrency = parse_positive_int(concurrency_ini, "asyncgroup_concurrency")
+    else:
+        concurrency = DEFAULT_CONCURRENCY
+    alone = (
+        parse_names(alone_fixtures_ini, "asyncgroup_alone_fixtures")
+        if alone_fixtures_ini is not None
+        else frozenset(DEFAULT_ALONE_FIXTURES)
+    )
+    return Settings(
+        concurrency=concurrency,
+        limits=parse_limits(limits_ini),
+        per_worker=parse_names(per_worker_ini, "asyncgroup_per_worker"),
+        alone_fixtures=alone,
+    )

@@ -1,0 +1,23 @@
+"""The engine: runs a worker's tests concurrently on one asyncio loop.
+
+Nothing here knows whether xdist is running; a driver submits tests to a
+:class:`WorkerLoop` and awaits :meth:`WorkerLoop.serve`.
+"""
+
+from ._admission import Admission, Claim
+from ._bridge import await_only, in_bridge
+from ._fixtures import async_fixture_as_sync
+from ._item import TestRecord, call_async_test, is_async_test
+from ._loop import WorkerLoop
+
+__all__ = [
+    "Admission",
+    "Claim",
+    "TestRecord",
+    "WorkerLoop",
+    "async_fixture_as_sync",
+    "await_only",
+    "call_async_test",
+    "in_bridge",
+    "is_async_test",
+]

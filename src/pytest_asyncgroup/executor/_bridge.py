@@ -1,0 +1,77 @@
+"""The sync <-> async bridge: run pytest's synchronous protocol as an asyncio task.
+
+pytest runs a test through synchronous code (hooks, fixtures, ``item.runtest()``).
+To let many tests wait at once on one event loop, each test's protocol runs in
+its own greenlet, driven by an asyncio task (:func:`run_in_greenlet`). Where the
+sync code needs an async result (an async fixture, an async test body, a lock),
+it calls :func:`await_only`: the greenlet switches to the driving task, which
+awaits on the loop and switches back with the result or throws the exception in.
+
+::
+
+    task (on the loop)                      greenlet (pytest's sync code)
+    ------------------                      ------------------------------
+    run_in_greenlet(protocol) --switch-->   protocol() ... fixture setup
+                              <--awaitable- await_only(fixture_coro)
+    value = await awaitable
+                              --value---->  ... test body, teardown
+    return                    <--result---  protocol returns
+
+The greenlet runs in the task's own ``contextvars.Context`` (greenlet lets us
+read the current one and hand it over), so ContextVars set by sync fixture code
+are seen by the coroutines it awaits, and by no other test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from greenlet import getcurrent, greenlet
+
+T = TypeVar("T")
+
+
+class _TestGreenlet(greenlet):  # type: ignore[misc]
+    """A greenlet whose parent is a task of :func:`run_in_greenlet`."""
+
+
+class NotInAsyncGroupTask(RuntimeError):
+    """:func:`await_only` was called outside a test run by the worker loop."""
+
+
+def in_bridge() -> bool:
+    """Whether the caller runs inside a test's greenlet (so it may ``await_only``)."""
+    return isinstance(getcurrent(), _TestGreenlet)
+
+
+def await_only(awaitable: Awaitable[T]) -> T:
+    """Wait for ``awaitable`` on the worker's loop from synchronous test code."""
+    __tracebackhide__ = True
+    current = getcurrent()
+    if not isinstance(current, _TestGreenlet):
+        close = getattr(awaitable, "close", None)
+        if close is not None:
+            close()
+        raise NotInAsyncGroupTask(
+            "pytest-asyncgroup: async code was reached outside a test run by the "
+            "asyncgroup worker loop (for example during pytest_sessionfinish)"
+        )
+    result: T = current.parent.switch(awaitable)
+    return result
+
+
+async def run_in_greenlet(function: Callable[[], T]) -> T:
+    """Run ``function`` to completion, awaiting on its behalf whatever it hands over."""
+    __tracebackhide__ = True
+    child = _TestGreenlet(function)
+    child.gr_context = getcurrent().gr_context
+    value: Any = child.switch()
+    while not child.dead:
+        try:
+            result = await value
+        except BaseException as exc:  # noqa: BLE001 - every outcome goes back to the test
+            value = child.throw(exc)
+        else:
+            value = child.switch(result)
+    return value  # type: ignore[no-any-return]

@@ -1,0 +1,122 @@
+"""Fixtures under concurrency: async fixture functions, and higher-scoped first runs.
+
+Async fixtures: pytest only calls sync fixture functions. While a test runs on
+the worker loop, an ``async def`` or async-generator fixture function is
+presented to pytest as a sync shim that waits through :func:`await_only`, so
+pytest's own caching, finalizers and yield-teardown apply unchanged. This works
+with and without pytest-asyncio (whose ``pytest_fixture_setup`` wrapper then
+sees a sync function and steps aside).
+
+Higher-scoped fixtures: while test A is suspended in a module fixture's async
+setup, test B must not start a second setup of it; B waits on the fixture's
+:class:`FirstRunLock` and then finds the cached value.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import inspect
+from collections.abc import Callable, Generator, Iterator
+from typing import Any
+
+from .. import _compat
+from ._bridge import await_only, in_bridge
+
+
+def _sync_shim(function: Callable[..., Any], name: str) -> Callable[..., Any] | None:
+    """A sync stand-in for an async fixture function, or None if it is sync."""
+    if inspect.iscoroutinefunction(function):
+
+        def call_coroutine(**kwargs: Any) -> Any:
+            __tracebackhide__ = True
+            return await_only(function(**kwargs))
+
+        return call_coroutine
+
+    if inspect.isasyncgenfunction(function):
+
+        def drive_async_generator(**kwargs: Any) -> Generator[Any, None, None]:
+            __tracebackhide__ = True
+            agen = function(**kwargs)
+            try:
+                value = await_only(agen.__anext__())
+            except StopAsyncIteration:
+                raise ValueError(f"{name} did not yield a value") from None
+            yield value
+            try:
+                await_only(agen.__anext__())
+            except StopAsyncIteration:
+                return
+            await_only(agen.aclose())
+            raise ValueError(f"fixture function {name} has more than one 'yield'")
+
+        return drive_async_generator
+    return None
+
+
+@contextlib.contextmanager
+def async_fixture_as_sync(fixturedef: Any, request: Any) -> Iterator[None]:
+    """While pytest sets up ``fixturedef``, present an async function as a sync one."""
+    if not in_bridge():
+        yield
+        return
+    function = _compat.resolve_fixture_function(fixturedef, request)
+    shim = _sync_shim(function, fixturedef.argname)
+    if shim is None:
+        yield
+        return
+    with _compat.fixture_function_swapped(fixturedef, shim):
+        yield
+
+
+class FirstRunLock:
+    """A lock taken without a switch when free; waiters wait on the loop."""
+
+    def __init__(self) -> None:
+        self._held = False
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    def acquire(self) -> None:
+        __tracebackhide__ = True
+        while self._held:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await_only(waiter)
+            finally:
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(waiter)
+        self._held = True
+
+    def release(self) -> None:
+        self._held = False
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                break
+
+
+class FixtureLocks:
+    """One :class:`FirstRunLock` per higher-scoped FixtureDef, for one run."""
+
+    def __init__(self) -> None:
+        self._locks: dict[int, tuple[Any, FirstRunLock]] = {}
+
+    def execute(self, original: Callable[[Any, Any], Any], fixturedef: Any, request: Any) -> Any:
+        """Stands in for ``FixtureDef.execute`` during the run."""
+        __tracebackhide__ = True
+        if _compat.is_function_scoped(fixturedef) or not in_bridge():
+            return original(fixturedef, request)
+        key = id(fixturedef)
+        found = self._locks.get(key)
+        if found is None:
+            found = self._locks[key] = (fixturedef, FirstRunLock())
+        lock = found[1]
+        lock.acquire()
+        try:
+            return original(fixturedef, request)
+        finally:
+            lock.release()

@@ -1,0 +1,71 @@
+"""One test's whole pytest protocol (setup, call, teardown, reports) as an asyncio task.
+
+The protocol is pytest's own ``pytest_runtest_protocol``, so every plugin's hooks
+run as usual and reports stream as each phase ends. Around it, the test gets:
+its own function-scoped FixtureDefs, its own setup stack bound in its own
+context, and plain ``Function`` methods if pytest-asyncio replaced them.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .. import _compat
+from ._bridge import await_only, in_bridge, run_in_greenlet
+from ._setupstate import CollectorTree, TestSetupState, bind
+
+if TYPE_CHECKING:
+    import pytest
+
+
+@dataclass
+class TestRecord:
+    """When one test held its claim, on the loop's clock (``time.perf_counter``)."""
+
+    __test__ = False
+
+    nodeid: str
+    started: float
+    finished: float = field(default=0.0)
+
+
+def is_async_test(item: pytest.Item) -> bool:
+    """Whether the test body is a coroutine function (with or without pytest-asyncio)."""
+    function = getattr(item, "obj", None)
+    return function is not None and inspect.iscoroutinefunction(function)
+
+
+def call_async_test(pyfuncitem: pytest.Function) -> bool:
+    """``pytest_pyfunc_call`` for an ``async def`` test run by the worker loop."""
+    __tracebackhide__ = True
+    if not in_bridge() or not is_async_test(pyfuncitem):
+        return False
+    funcargs = pyfuncitem.funcargs
+    arguments = {name: funcargs[name] for name in _compat.test_argnames(pyfuncitem)}
+    await_only(pyfuncitem.obj(**arguments))
+    return True
+
+
+async def run_test(
+    item: pytest.Item, tree: CollectorTree, on_teardown: Callable[[], None]
+) -> TestRecord:
+    """Run ``item``'s protocol to the end on the running loop (in the caller's task)."""
+    record = TestRecord(item.nodeid, time.perf_counter())
+    undo_fixtures = _compat.isolate_function_fixtures(item)
+    undo_methods = _compat.plain_function_methods(item)
+
+    def protocol() -> None:
+        bind(TestSetupState(tree, item, on_teardown))
+        item.ihook.pytest_runtest_protocol(item=item, nextitem=None)
+
+    try:
+        await run_in_greenlet(protocol)
+    finally:
+        undo_methods()
+        undo_fixtures()
+        record.finished = time.perf_counter()
+    return record

@@ -1,0 +1,169 @@
+"""The worker loop: one asyncio loop running a worker's tests concurrently.
+
+It is an engine, not a session runner: a driver (one-process mode, or an xdist
+worker) hands it tests with :meth:`WorkerLoop.submit`, says :meth:`close` when no
+more will come, and awaits :meth:`serve`. Tests start in submission order as far
+as the rules allow (see ``_admission.py``):
+
+1. *Batches.* Tests whose class/module/session fixtures take different parameters
+   never overlap: a parameter change tears the previous instance down. A new
+   batch starts when the previous one has finished.
+2. *Admission.* Within the current batch, each waiting test starts as soon as the
+   worker's cap and its resource keys allow.
+3. *Stop.* When the session is told to stop (``-x``, ``--maxfail``), tests not yet
+   started are dropped and tests in flight finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
+
+from .. import _compat
+from ._admission import Admission, Claim
+from ._bridge import run_in_greenlet
+from ._fixtures import FixtureLocks
+from ._item import TestRecord, run_test
+from ._setupstate import CollectorTree, SetupStateRouter
+
+if TYPE_CHECKING:
+    import pytest
+
+
+class _Batches:
+    """Assigns each submitted test a batch number (see module docstring, rule 1)."""
+
+    def __init__(self) -> None:
+        self.number = 0
+        self._params: dict[str, int] = {}
+
+    def of(self, item: pytest.Item) -> int:
+        params = _compat.higher_scope_params(item)
+        if any(self._params.get(name, index) != index for name, index in params.items()):
+            self.number += 1
+            self._params = {}
+        self._params.update(params)
+        return self.number
+
+
+class WorkerLoop:
+    """Runs submitted tests concurrently under the resource rules; see module docstring."""
+
+    def __init__(
+        self,
+        session: pytest.Session,
+        claim_of: Callable[[pytest.Item], Claim],
+        *,
+        concurrency: int,
+        limits: dict[str, int] | None = None,
+    ) -> None:
+        self._session = session
+        self._claim_of = claim_of
+        self.admission = Admission(concurrency=concurrency, limits=dict(limits or {}))
+        self._tree = CollectorTree()
+        self._batches = _Batches()
+        self._waiting: dict[pytest.Item, tuple[int, Claim]] = {}
+        self._running: dict[asyncio.Task[TestRecord], Claim] = {}
+        self._closed = False
+        self._wakeup: asyncio.Event | None = None
+        self._running_batch = -1
+        self.records: list[TestRecord] = []
+
+    def submit(self, items: Iterable[pytest.Item]) -> None:
+        """Queue tests to run, in order; may be called while :meth:`serve` runs."""
+        items = list(items)
+        self._tree.expect(items)
+        for item in items:
+            self._waiting[item] = (self._batches.of(item), self._claim_of(item))
+        self._wake()
+
+    def close(self) -> None:
+        """No more tests will be submitted; :meth:`serve` returns once all have run."""
+        self._closed = True
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._wakeup is not None:
+            self._wakeup.set()
+
+    def _stopping(self) -> bool:
+        return bool(self._session.shouldfail or self._session.shouldstop)
+
+    def _drop_waiting_if_stopping(self) -> None:
+        if self._waiting and self._stopping():
+            self._tree.forget(self._waiting)
+            self._waiting.clear()
+
+    def _start_admissible(self) -> None:
+        self._drop_waiting_if_stopping()
+        if not self._waiting:
+            return
+        # Batch numbers never decrease in submission order: the first waiting
+        # test's batch is the next one, and it starts once the running one is done.
+        batch = next(iter(self._waiting.values()))[0]
+        if self._running and self._running_batch != batch:
+            return
+        for item in self.admission.admit(self._queue(batch)):
+            _, claim = self._waiting.pop(item)
+            self._running_batch = batch
+            task = asyncio.get_running_loop().create_task(self._run(item, claim))
+            self._running[task] = claim
+
+    def _queue(self, batch: int) -> Iterator[tuple[pytest.Item, Claim]]:
+        for item, (number, claim) in self._waiting.items():
+            if number != batch:
+                return
+            yield item, claim
+
+    async def _run(self, item: pytest.Item, claim: Claim) -> TestRecord:
+        try:
+            return await run_test(item, self._tree, self._drop_waiting_if_stopping)
+        finally:
+            self.admission.release(claim)
+            self._wake()
+
+    async def serve(self) -> None:
+        """Run every submitted test; return when closed and all have finished."""
+        self._wakeup = asyncio.Event()
+        locks = FixtureLocks()
+        router = SetupStateRouter(self._tree)
+        with contextlib.ExitStack() as patches:
+            patches.enter_context(_compat.setupstate_replaced(self._session, router))
+            patches.enter_context(_compat.fixture_execute_wrapped(locks.execute))
+            patches.enter_context(_compat.current_test_var_tolerant())
+            try:
+                await self._serve()
+            finally:
+                await self._teardown_leftovers()
+
+    async def _serve(self) -> None:
+        assert self._wakeup is not None
+        while True:
+            self._wakeup.clear()
+            self._collect_finished()
+            self._start_admissible()
+            if not self._running and not self._waiting and (self._closed or self._stopping()):
+                return
+            await self._wakeup.wait()
+
+    def _collect_finished(self) -> None:
+        for task in [task for task in self._running if task.done()]:
+            del self._running[task]
+            self.records.append(task.result())  # re-raises an internal error
+
+    async def _teardown_leftovers(self) -> None:
+        """Tear down collectors still live (a test re-run by a plugin, an abort)."""
+        for task in self._running:
+            task.cancel()
+        with contextlib.suppress(BaseException):
+            await asyncio.gather(*self._running, return_exceptions=True)
+        if self._tree.entries:
+
+            def teardown() -> None:
+                errors = self._tree.teardown_all()
+                if errors:
+                    raise BaseExceptionGroup("errors tearing down fixtures after the run", errors)
+
+            await run_in_greenlet(teardown)

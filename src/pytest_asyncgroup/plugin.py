@@ -1,0 +1,115 @@
+"""The pytest glue: options, ini settings, markers, hook registration. No logic."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+
+from . import _compat, hookspecs
+from ._declarations import declare_all
+from ._settings import (
+    DEFAULT_ALONE_FIXTURES,
+    DEFAULT_CONCURRENCY,
+    SettingError,
+    Settings,
+    build_settings,
+)
+from ._single import OneProcessRun
+from .executor import async_fixture_as_sync, call_async_test
+
+SETTINGS = pytest.StashKey[Settings]()
+_ONE_PROCESS = "asyncgroup-one-process"
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    group = parser.getgroup("asyncgroup", "pytest-asyncgroup (--dist=asyncgroup)")
+    group.addoption(
+        "--asyncgroup-concurrency",
+        dest="asyncgroup_concurrency",
+        default=None,
+        metavar="N",
+        help=f"most tests in flight at once per worker (default: ini or {DEFAULT_CONCURRENCY})",
+    )
+    parser.addini(
+        "asyncgroup_concurrency",
+        default="",
+        help=f"most tests in flight at once per worker (default {DEFAULT_CONCURRENCY})",
+    )
+    parser.addini(
+        "asyncgroup_limits",
+        type="args",
+        default=[],
+        help="per-key capacity, KEY=N ...: at most N tests hold KEY at once",
+    )
+    parser.addini(
+        "asyncgroup_per_worker",
+        type="args",
+        default=[],
+        help="keys every worker has its own copy of: they join no groups",
+    )
+    parser.addini(
+        "asyncgroup_alone_fixtures",
+        type="args",
+        default=list(DEFAULT_ALONE_FIXTURES),
+        help="fixtures with process-wide effects: tests using them run alone in their worker",
+    )
+    _compat.add_dist_choice(parser)
+
+
+def pytest_plugin_registered(plugin: object, manager: pytest.PytestPluginManager) -> None:
+    # xdist registered after us (for example with ``-p pytest_asyncgroup``).
+    parser = _compat.parser_of(manager)
+    if parser is not None:
+        _compat.add_dist_choice(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "resource(*keys, exclusive=False): the test holds these resource keys "
+        "(pytest-asyncgroup); exclusive: no other holder overlaps it",
+    )
+    config.addinivalue_line(
+        "markers", "serial: the test runs while no other test runs (pytest-asyncgroup)"
+    )
+    if _compat.requested_dist(config) != _compat.DIST_MODE:
+        return
+    try:
+        settings = build_settings(
+            concurrency_option=config.getoption("asyncgroup_concurrency"),
+            concurrency_ini=str(config.getini("asyncgroup_concurrency")),
+            limits_ini=config.getini("asyncgroup_limits"),
+            per_worker_ini=config.getini("asyncgroup_per_worker"),
+            alone_fixtures_ini=config.getini("asyncgroup_alone_fixtures"),
+        )
+    except SettingError as exc:
+        raise pytest.UsageError(f"pytest-asyncgroup: {exc}") from None
+    config.stash[SETTINGS] = settings
+    if config.getoption("tx", None) and config.getoption("dist", "no") == _compat.DIST_MODE:
+        raise pytest.UsageError(
+            "pytest-asyncgroup: --dist=asyncgroup with -n N/--tx is not available yet; "
+            "run without -n (or with -n 0) for one-process concurrency"
+        )
+    config.pluginmanager.register(OneProcessRun(settings), _ONE_PROCESS)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if SETTINGS in session.config.stash:
+        declare_all(session.items)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    return True if call_async_test(pyfuncitem) else None
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_fixture_setup(fixturedef: Any, request: pytest.FixtureRequest) -> Generator[None, Any, Any]:
+    with async_fixture_as_sync(fixturedef, request):
+        return (yield)
