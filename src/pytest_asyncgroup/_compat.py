@@ -12,6 +12,7 @@ import contextlib
 import copy
 import dataclasses
 import os
+import sys
 import types
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -76,7 +77,13 @@ def setupstate_replaced(session: pytest.Session, replacement: object) -> Iterato
         session._setupstate = original
 
 
-TEST_OUTCOME = _runner.TEST_OUTCOME  # (OutcomeException, Exception): pytest 8.3, 9.2
+# What pytest's runner catches as a test's outcome (pytest 8.3, 9.2).
+TEST_OUTCOME: tuple[type[BaseException], ...] = _runner.TEST_OUTCOME  # type: ignore[attr-defined]
+
+if sys.version_info >= (3, 11):
+    from builtins import BaseExceptionGroup as BaseExceptionGroup
+else:  # Python 3.10: the backport pytest itself depends on
+    from exceptiongroup import BaseExceptionGroup as BaseExceptionGroup
 
 
 # --- per-test function-scoped fixtures -------------------------------------------
@@ -137,7 +144,7 @@ def isolate_function_fixtures(item: pytest.Item) -> Callable[[], None]:
         },
     )
     item._fixtureinfo = dataclasses.replace(info, name2fixturedefs=copies)  # type: ignore[attr-defined]
-    item._initrequest()  # type: ignore[attr-defined]
+    item._initrequest()
 
     def undo() -> None:
         item._fixtureinfo = info  # type: ignore[attr-defined]
@@ -211,7 +218,7 @@ def is_function_scoped(fixturedef: Any) -> bool:
 
 
 def resolve_fixture_function(fixturedef: Any, request: Any) -> Callable[..., Any]:
-    return _fixtures.resolve_fixture_function(fixturedef, request)  # type: ignore[no-any-return]
+    return _fixtures.resolve_fixture_function(fixturedef, request)
 
 
 @contextlib.contextmanager
@@ -240,7 +247,7 @@ def _tolerant_update_current_test_var(item: pytest.Item, when: str | None) -> No
 @contextlib.contextmanager
 def current_test_var_tolerant() -> Iterator[None]:
     original = _runner._update_current_test_var
-    _runner._update_current_test_var = _tolerant_update_current_test_var  # type: ignore[assignment]
+    _runner._update_current_test_var = _tolerant_update_current_test_var
     try:
         yield
     finally:

@@ -12,10 +12,12 @@ Rules, for claims admitted together in one worker:
   process-wide fixture) starts only when nothing else is held.
 
 Fairness: :meth:`Admission.admit` scans the queue in order. A claim that cannot
-start reserves its keys, so no later claim overtakes it on those keys (per-key
-FIFO: an exclusive holder is never starved by a stream of shared ones). An
-``alone`` claim reserves nothing and waits for the worker to drain; it is not
-starved either, because the queue is finite.
+start reserves its keys against later claims that conflict with it: its
+exclusive keys against every later holder, its shared keys against later
+exclusive holders. So no conflicting claim overtakes a waiting one (an exclusive
+holder is never starved by a stream of shared ones), while compatible claims
+still start. An ``alone`` claim reserves nothing and waits for the worker to
+drain; it is not starved either, because the queue is finite.
 
 Worked example with ``limits={"db": 2}``::
 
@@ -102,14 +104,18 @@ class Admission:
     def admit(self, queue: Iterable[tuple[T, Claim]]) -> list[T]:
         """Hold and return the waiting entries that may start now, in queue order."""
         started: list[T] = []
-        reserved: set[str] = set()
+        reserved_for_all: set[str] = set()  # keys a waiting claim wants exclusively
+        reserved_for_shared: set[str] = set()  # keys a waiting claim wants shared
         for entry, claim in queue:
             if self._alone_held or self.in_flight >= self.concurrency:
                 break
-            keys = claim.shared | claim.exclusive
-            if not (keys & reserved) and self.fits(claim):
+            overtakes = not reserved_for_all.isdisjoint(
+                claim.shared | claim.exclusive
+            ) or not reserved_for_shared.isdisjoint(claim.exclusive)
+            if not overtakes and self.fits(claim):
                 self.hold(claim)
                 started.append(entry)
             elif not claim.alone:
-                reserved |= keys
+                reserved_for_all |= claim.exclusive
+                reserved_for_shared |= claim.shared
         return started

@@ -70,8 +70,8 @@ async def run_in_greenlet(function: Callable[[], T]) -> T:
     while not child.dead:
         try:
             result = await value
-        except BaseException as exc:  # noqa: BLE001 - every outcome goes back to the test
-            value = child.throw(exc)
+        except BaseException as exc:
+            value = child.throw(type(exc), exc, exc.__traceback__)
         else:
             value = child.switch(result)
     return value  # type: ignore[no-any-return]

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from .. import _compat
+from .._compat import BaseExceptionGroup
 from ._admission import Admission, Claim
 from ._bridge import run_in_greenlet
 from ._fixtures import FixtureLocks

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pytest
 
-from .._compat import TEST_OUTCOME
+from .._compat import TEST_OUTCOME, BaseExceptionGroup
 
 Finalizers = list[Callable[[], object]]
 Failure = tuple[BaseException, "TracebackType | None"]
@@ -96,8 +96,8 @@ class CollectorTree:
                 self.entries[node] = entry
                 raise
         elif entry[1] is not None:
-            exc, tb = entry[1]
-            raise exc.with_traceback(tb)
+            failure, traceback = entry[1]
+            raise failure.with_traceback(traceback)
         return entry
 
     def leave(self, item: pytest.Item) -> None:
@@ -175,7 +175,7 @@ class TestSetupState:
             self._left = True
             try:
                 self._tree.leave(self._item)
-            except BaseException as exc:  # noqa: BLE001 - reported as this test's teardown
+            except BaseException as exc:
                 errors.append(exc)
         _raise_all(errors)
 

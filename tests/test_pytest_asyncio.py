@@ -1,0 +1,125 @@
+"""SPEC §4: suites written for pytest-asyncio run unchanged, on the worker's one loop."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import peak_overlap, spans, write_ini
+
+pytest.importorskip("pytest_asyncio")
+
+DIST = "--dist=asyncgroup"
+
+SUITE = """
+import asyncio
+import pytest
+import pytest_asyncio
+from recorder import waiting
+
+loops = set()
+
+@pytest_asyncio.fixture(scope="session")
+async def session_loop():
+    loops.add(asyncio.get_running_loop())
+    yield asyncio.get_running_loop()
+
+@pytest_asyncio.fixture(scope="module")
+async def module_value(session_loop):
+    loops.add(asyncio.get_running_loop())
+    yield "module"
+
+@pytest_asyncio.fixture
+async def per_test(module_value):
+    await asyncio.sleep(0.05)
+    loops.add(asyncio.get_running_loop())
+    yield module_value + "/test"
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("i", range(10))
+async def test_marked(per_test, session_loop, i):
+    assert per_test == "module/test"
+    assert asyncio.get_running_loop() is session_loop
+    await waiting("t", 0.1)
+
+def test_one_loop_for_everything():
+    assert len(loops) == 1
+"""
+
+
+@pytest.mark.parametrize("mode", ["strict", "auto"])
+def test_a_pytest_asyncio_suite_runs_unchanged_and_concurrently(
+    suite: pytest.Pytester, mode: str
+) -> None:
+    # loop scopes at which the same suite is valid under plain pytest-asyncio too
+    write_ini(
+        suite,
+        f"asyncio_mode = {mode}",
+        "asyncio_default_test_loop_scope = session",
+    )
+    (suite.path / "pytest.ini").write_text(
+        (suite.path / "pytest.ini")
+        .read_text()
+        .replace(
+            "asyncio_default_fixture_loop_scope = function",
+            "asyncio_default_fixture_loop_scope = session",
+        )
+    )
+    suite.makepyfile(SUITE)
+    suite.runpytest().assert_outcomes(passed=11)
+    assert peak_overlap(spans(suite, "t")) == 1  # plain pytest-asyncio: one at a time
+    (suite.path / "events.jsonl").unlink()
+    suite.runpytest(DIST).assert_outcomes(passed=11)
+    assert peak_overlap(spans(suite, "t")) == 10
+
+
+def test_loop_scope_arguments_are_accepted_and_everything_shares_one_loop(
+    suite: pytest.Pytester,
+) -> None:
+    suite.makepyfile(
+        """
+        import asyncio
+        import pytest
+        import pytest_asyncio
+
+        seen = set()
+
+        @pytest_asyncio.fixture(loop_scope="module")
+        async def module_loop_fixture():
+            seen.add(asyncio.get_running_loop())
+
+        @pytest.mark.asyncio(loop_scope="module")
+        async def test_module_loop(module_loop_fixture):
+            seen.add(asyncio.get_running_loop())
+
+        @pytest.mark.asyncio(loop_scope="function")
+        async def test_function_loop():
+            seen.add(asyncio.get_running_loop())
+
+        def test_one_loop():
+            assert len(seen) == 1
+        """
+    )
+    suite.runpytest(DIST).assert_outcomes(passed=3)
+
+
+def test_auto_mode_plain_fixtures_and_tests(suite: pytest.Pytester) -> None:
+    write_ini(suite, "asyncio_mode = auto")
+    suite.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from recorder import waiting
+
+        @pytest.fixture
+        async def value():
+            await asyncio.sleep(0.01)
+            return 42
+
+        @pytest.mark.parametrize("i", range(5))
+        async def test_auto(value, i):
+            assert value == 42
+            await waiting("t", 0.1)
+        """
+    )
+    suite.runpytest(DIST).assert_outcomes(passed=5)
+    assert peak_overlap(spans(suite, "t")) == 5
