@@ -1,0 +1,53 @@
+"""How a person runs everything: ``nox`` (tests, lint, types), ``nox -s bench``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nox
+
+nox.options.sessions = ["tests", "lint", "types"]
+nox.options.reuse_existing_virtualenvs = True
+
+PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
+
+# pyenv installs several Pythons but activates one: let its shims find them all.
+_pyenv = Path.home() / ".pyenv" / "versions"
+if _pyenv.is_dir() and "PYENV_VERSION" not in os.environ:
+    os.environ["PYENV_VERSION"] = ":".join(
+        sorted(p.name for p in _pyenv.iterdir() if p.name.startswith("3."))
+    )
+
+# The oldest supported pytest/xdist, without pytest-asyncio (1.x needs pytest 8.4),
+# and the newest, with it: both ends of the support range, with and without it.
+DEPENDENCIES = {
+    "oldest": ["pytest==8.3.5", "pytest-xdist==3.6.1", "execnet==2.1.1", "hypothesis"],
+    "newest": ["pytest", "pytest-xdist", "hypothesis", "pytest-asyncio"],
+}
+
+
+@nox.session(python=PYTHONS)
+@nox.parametrize("deps", list(DEPENDENCIES))
+def tests(session: nox.Session, deps: str) -> None:
+    session.install("-e", ".", *DEPENDENCIES[deps])
+    session.run("python", "-m", "pytest", *session.posargs)
+
+
+@nox.session(python="3.11")
+def lint(session: nox.Session) -> None:
+    session.install("ruff")
+    session.run("ruff", "check", "src", "tests", "benchmarks", "examples", "noxfile.py")
+    session.run("ruff", "format", "--check", "src", "tests", "benchmarks", "examples", "noxfile.py")
+
+
+@nox.session(python="3.11")
+def types(session: nox.Session) -> None:
+    session.install("-e", ".", "mypy", "exceptiongroup")
+    session.run("mypy")
+
+
+@nox.session(python="3.11")
+def bench(session: nox.Session) -> None:
+    session.install("-e", ".", "pytest-asyncio")
+    session.run("python", "benchmarks/engine.py", *session.posargs)
