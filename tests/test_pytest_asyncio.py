@@ -41,6 +41,18 @@ async def test_marked(per_test, session_loop, i):
     assert asyncio.get_running_loop() is session_loop
     await waiting("t", 0.1)
 
+class TestClassScope:
+    @pytest_asyncio.fixture(scope="class")
+    async def class_value(self, module_value):
+        loops.add(asyncio.get_running_loop())
+        yield module_value + "/class"
+
+    @pytest.mark.asyncio
+    @pytest.mark.parametrize("i", range(3))
+    async def test_in_class(self, class_value, i):
+        assert class_value == "module/class"
+        await waiting("c", 0.05)
+
 def test_one_loop_for_everything():
     assert len(loops) == 1
 """
@@ -65,11 +77,12 @@ def test_a_pytest_asyncio_suite_runs_unchanged_and_concurrently(
         )
     )
     suite.makepyfile(SUITE)
-    suite.runpytest().assert_outcomes(passed=11)
+    suite.runpytest().assert_outcomes(passed=14)
     assert peak_overlap(spans(suite, "t")) == 1  # plain pytest-asyncio: one at a time
     (suite.path / "events.jsonl").unlink()
-    suite.runpytest(DIST).assert_outcomes(passed=11)
+    suite.runpytest(DIST).assert_outcomes(passed=14)
     assert peak_overlap(spans(suite, "t")) == 10
+    assert peak_overlap(spans(suite, "c")) == 3
 
 
 def test_loop_scope_arguments_are_accepted_and_everything_shares_one_loop(
