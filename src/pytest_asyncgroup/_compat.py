@@ -97,12 +97,12 @@ else:  # Python 3.10: the backport pytest itself depends on
 # Checked: pytest 8.3.5, 9.2.0.
 
 
-def _is_function_scoped(fixturedef: Any) -> bool:
+def is_function_scoped(fixturedef: Any) -> bool:
     return getattr(fixturedef, "_scope", None) is Scope.Function
 
 
 def _fresh_copy(fixturedef: Any) -> Any:
-    if not _is_function_scoped(fixturedef):
+    if not is_function_scoped(fixturedef):
         return fixturedef
     clone = copy.copy(fixturedef)
     clone.cached_result = None
@@ -203,10 +203,6 @@ def fixture_execute_wrapped(
         yield
     finally:
         _fixtures.FixtureDef.execute = original  # type: ignore[method-assign]
-
-
-def is_function_scoped(fixturedef: Any) -> bool:
-    return _is_function_scoped(fixturedef)
 
 
 # --- async fixtures --------------------------------------------------------------

@@ -70,7 +70,7 @@ async def run_in_greenlet(function: Callable[[], T]) -> T:
     while not child.dead:
         try:
             result = await value
-        except BaseException as exc:
+        except BaseException as exc:  # every outcome goes back to the test's code
             value = child.throw(type(exc), exc, exc.__traceback__)
         else:
             value = child.switch(result)

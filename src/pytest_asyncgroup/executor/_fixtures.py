@@ -103,18 +103,16 @@ class FixtureLocks:
     """One :class:`FirstRunLock` per higher-scoped FixtureDef, for one run."""
 
     def __init__(self) -> None:
-        self._locks: dict[int, tuple[Any, FirstRunLock]] = {}
+        self._locks: dict[Any, FirstRunLock] = {}  # FixtureDefs hash by identity
 
     def execute(self, original: Callable[[Any, Any], Any], fixturedef: Any, request: Any) -> Any:
         """Stands in for ``FixtureDef.execute`` during the run."""
         __tracebackhide__ = True
         if _compat.is_function_scoped(fixturedef) or not in_bridge():
             return original(fixturedef, request)
-        key = id(fixturedef)
-        found = self._locks.get(key)
-        if found is None:
-            found = self._locks[key] = (fixturedef, FirstRunLock())
-        lock = found[1]
+        lock = self._locks.get(fixturedef)
+        if lock is None:
+            lock = self._locks[fixturedef] = FirstRunLock()
         lock.acquire()
         try:
             return original(fixturedef, request)

@@ -129,7 +129,7 @@ class WorkerLoop:
         """Run every submitted test; return when closed and all have finished."""
         self._wakeup = asyncio.Event()
         locks = FixtureLocks()
-        router = SetupStateRouter(self._tree)
+        router = SetupStateRouter()
         with contextlib.ExitStack() as patches:
             patches.enter_context(_compat.setupstate_replaced(self._session, router))
             patches.enter_context(_compat.fixture_execute_wrapped(locks.execute))

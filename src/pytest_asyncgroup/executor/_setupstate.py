@@ -102,11 +102,9 @@ class CollectorTree:
 
     def leave(self, item: pytest.Item) -> None:
         """``item`` is done: tear down, innermost first, collectors it was the last user of."""
-        errors: list[BaseException] = []
-        for node in reversed(item.listchain()[:-1]):
+        for node in item.listchain()[:-1]:
             self._users[node] -= 1
-        errors.extend(self.teardown_unused())
-        _raise_all(errors)
+        _raise_all(self.teardown_unused())
 
     def teardown_unused(self) -> list[BaseException]:
         """Tear down, innermost first, live collectors no expected test needs."""
@@ -175,7 +173,7 @@ class TestSetupState:
             self._left = True
             try:
                 self._tree.leave(self._item)
-            except BaseException as exc:
+            except BaseException as exc:  # reported as this test's teardown error
                 errors.append(exc)
         _raise_all(errors)
 
@@ -192,9 +190,6 @@ def bind(state: TestSetupState) -> None:
 
 class SetupStateRouter:
     """Stands in for ``session._setupstate`` and forwards to the running test's state."""
-
-    def __init__(self, tree: CollectorTree) -> None:
-        self._tree = tree
 
     def _state(self) -> TestSetupState:
         try:
