@@ -83,27 +83,34 @@ def test_all_passing_exits_zero_and_no_tests_exits_five(suite: pytest.Pytester) 
     assert suite.runpytest(DIST, "-k", "nothing").ret == pytest.ExitCode.NO_TESTS_COLLECTED
 
 
-def test_exitfirst_stops_starting_tests(suite: pytest.Pytester) -> None:
-    suite.makepyfile(
-        """
-        import asyncio
-        import pytest
+EXITFIRST_SUITE = """
+import asyncio
+import pytest
 
-        async def test_fails_first():
-            await asyncio.sleep(0.01)
-            assert False
+async def test_fails_first():
+    await asyncio.sleep(0.01)
+    assert False
 
-        @pytest.mark.parametrize("i", range(20))
-        async def test_later(i):
-            await asyncio.sleep(0.05)
-        """
-    )
-    result = suite.runpytest(DIST, "-x", "--asyncgroup-concurrency=2")
+@pytest.mark.parametrize("i", range(20))
+async def test_later(i):
+    await asyncio.sleep(5)
+"""
+
+
+def test_exitfirst_cancels_tests_in_flight_and_starts_nothing_else(suite: pytest.Pytester) -> None:
+    suite.makepyfile(EXITFIRST_SUITE)
+    result = suite.runpytest(DIST, "-x", "--asyncgroup-concurrency=3", "-rf")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    outcomes = result.parseoutcomes()
-    assert outcomes["failed"] == 1
-    assert outcomes.get("passed", 0) < 5
-    result.stdout.fnmatch_lines(["*stopping after 1 failures*"])
+    # The failing test and the two in flight beside it; the other 18 never start.
+    result.assert_outcomes(failed=3)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_later[[]0[]] _*",
+            "cancelled by pytest-asyncgroup: the run is stopping (stopping after 1 failures)",
+            "*!! stopping after 1 failures !!*",
+        ]
+    )
+    assert result.duration < 4  # a hang guard: the cancelled tests would sleep 5 s
 
 
 def test_collection_errors_stop_the_run_as_in_plain_pytest(suite: pytest.Pytester) -> None:

@@ -15,16 +15,19 @@ Groups come out in the order of their first test, so equal inputs give equal out
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Hashable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+TestId = TypeVar("TestId", bound=Hashable)
 
 
 @dataclass(frozen=True)
-class Group:
+class Group(Generic[TestId]):
     """Tests that must run on one worker because they share resource keys."""
 
     keys: tuple[str, ...]
-    tests: tuple[str, ...]
+    tests: tuple[TestId, ...]
 
 
 class _UnionFind:
@@ -46,32 +49,25 @@ class _UnionFind:
 
 
 def group_tests(
-    tests: Mapping[str, Collection[str]], per_worker: Collection[str] = ()
-) -> list[Group]:
+    tests: Mapping[TestId, Collection[str]], per_worker: Collection[str] = ()
+) -> list[Group[TestId]]:
     """Partition ``tests`` (test id -> keys it holds) into connected groups."""
     skip = frozenset(per_worker)
     union_find = _UnionFind()
-    linking: dict[str, list[str]] = {}
+    linking: dict[TestId, list[str]] = {}
     for test, keys in tests.items():
         linked = sorted(set(keys) - skip)
         linking[test] = linked
         if linked:
             union_find.union(linked)
 
-    members: dict[str, list[str]] = {}
-    group_keys: dict[str, set[str]] = {}
-    order: list[str] = []
+    # A group is named by its root key, or by its only test when it has no keys.
+    members: dict[tuple[bool, Hashable], list[TestId]] = {}
+    group_keys: dict[tuple[bool, Hashable], set[str]] = {}
     for test, linked in linking.items():
-        if not linked:
-            order.append(f"\0{test}")
-            members[f"\0{test}"] = [test]
-            group_keys[f"\0{test}"] = set()
-            continue
-        root = union_find.find(linked[0])
-        if root not in members:
-            order.append(root)
-            members[root] = []
-            group_keys[root] = set()
-        members[root].append(test)
-        group_keys[root].update(linked)
-    return [Group(tuple(sorted(group_keys[r])), tuple(members[r])) for r in order]
+        name: tuple[bool, Hashable] = (
+            (True, union_find.find(linked[0])) if linked else (False, test)
+        )
+        members.setdefault(name, []).append(test)
+        group_keys.setdefault(name, set()).update(linked)
+    return [Group(tuple(sorted(group_keys[n])), tuple(members[n])) for n in members]

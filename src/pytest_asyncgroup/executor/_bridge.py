@@ -24,6 +24,7 @@ are seen by the coroutines it awaits, and by no other test.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -61,8 +62,21 @@ def await_only(awaitable: Awaitable[T]) -> T:
     return result
 
 
-async def run_in_greenlet(function: Callable[[], T]) -> T:
-    """Run ``function`` to completion, awaiting on its behalf whatever it hands over."""
+def _no_interruption() -> BaseException | None:
+    return None
+
+
+async def run_in_greenlet(
+    function: Callable[[], T],
+    interruption: Callable[[], BaseException | None] = _no_interruption,
+) -> T:
+    """Run ``function`` to completion, awaiting on its behalf whatever it hands over.
+
+    Cancelling the driving task throws ``CancelledError`` into the test's code at
+    its ``await_only``; if ``interruption()`` then names an exception (a stop, a
+    timeout), that exception is thrown in instead and the task is un-cancelled,
+    so the test's teardown may still await.
+    """
     __tracebackhide__ = True
     child = _TestGreenlet(function)
     child.gr_context = getcurrent().gr_context
@@ -71,7 +85,20 @@ async def run_in_greenlet(function: Callable[[], T]) -> T:
         try:
             result = await value
         except BaseException as exc:  # every outcome goes back to the test's code
-            value = child.throw(type(exc), exc, exc.__traceback__)
+            thrown = exc
+            if isinstance(exc, asyncio.CancelledError):
+                replacement = interruption()
+                if replacement is not None:
+                    _uncancel()
+                    thrown = replacement
+            value = child.throw(type(thrown), thrown, thrown.__traceback__)
         else:
             value = child.switch(result)
     return value  # type: ignore[no-any-return]
+
+
+def _uncancel() -> None:
+    task = asyncio.current_task()
+    uncancel = getattr(task, "uncancel", None)  # Python 3.11+
+    if uncancel is not None:
+        uncancel()

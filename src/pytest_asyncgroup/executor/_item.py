@@ -24,13 +24,16 @@ if TYPE_CHECKING:
 
 @dataclass
 class TestRecord:
-    """When one test held its claim, on the loop's clock (``time.perf_counter``)."""
+    """One test's progress, and when it held its claim (``time.perf_counter``)."""
 
     __test__ = False
 
     nodeid: str
-    started: float
+    started: float = field(default=0.0)
     finished: float = field(default=0.0)
+    tearing_down: bool = False
+    interruption: BaseException | None = None
+    """Set by the worker loop before cancelling the test's task (a stop)."""
 
 
 def is_async_test(item: pytest.Item) -> bool:
@@ -51,19 +54,29 @@ def call_async_test(pyfuncitem: pytest.Function) -> bool:
 
 
 async def run_test(
-    item: pytest.Item, tree: CollectorTree, on_teardown: Callable[[], None]
+    item: pytest.Item,
+    record: TestRecord,
+    tree: CollectorTree,
+    before_leaving: Callable[[], None],
 ) -> TestRecord:
     """Run ``item``'s protocol to the end on the running loop (in the caller's task)."""
-    record = TestRecord(item.nodeid, time.perf_counter())
+    record.started = time.perf_counter()
     undo_fixtures = _compat.isolate_function_fixtures(item)
     undo_methods = _compat.plain_function_methods(item)
 
+    def teardown_started() -> None:
+        record.tearing_down = True
+
     def protocol() -> None:
-        bind(TestSetupState(tree, item, on_teardown))
+        bind(
+            TestSetupState(
+                tree, item, teardown_started=teardown_started, before_leaving=before_leaving
+            )
+        )
         item.ihook.pytest_runtest_protocol(item=item, nextitem=None)
 
     try:
-        await run_in_greenlet(protocol)
+        await run_in_greenlet(protocol, lambda: record.interruption)
     finally:
         undo_methods()
         undo_fixtures()

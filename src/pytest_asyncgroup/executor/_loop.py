@@ -10,8 +10,15 @@ as the rules allow (see ``_admission.py``):
    batch starts when the previous one has finished.
 2. *Admission.* Within the current batch, each waiting test starts as soon as the
    worker's cap and its resource keys allow.
-3. *Stop.* When the session is told to stop (``-x``, ``--maxfail``), tests not yet
-   started are dropped and tests in flight finish.
+3. *Stop.* When the run stops (``-x``, ``--maxfail``, :meth:`stop`), tests not yet
+   started are dropped, and tests in flight are cancelled at their next await
+   and reported failed with the reason; teardowns run to the end.
+4. *Hold.* While the loop is open (an xdist worker expecting more work), the
+   last test to finish keeps its collectors (session and module fixtures) live:
+   it reports itself done, then waits in its teardown until more tests arrive
+   or the loop is closed, as xdist's own worker holds its last test. So session
+   fixtures are set up once per worker, and their teardown errors are reported
+   in that test's teardown, as in plain pytest.
 """
 
 from __future__ import annotations
@@ -19,18 +26,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+
+import pytest
 
 from .. import _compat
 from .._compat import BaseExceptionGroup
 from ._admission import Admission, Claim
-from ._bridge import run_in_greenlet
+from ._bridge import await_only, run_in_greenlet
 from ._fixtures import FixtureLocks
 from ._item import TestRecord, run_test
 from ._setupstate import CollectorTree, SetupStateRouter
 
-if TYPE_CHECKING:
-    import pytest
+OnDone = Callable[["pytest.Item", TestRecord], None]
 
 
 class _Batches:
@@ -49,6 +57,14 @@ class _Batches:
         return self.number
 
 
+@dataclass
+class _Running:
+    item: pytest.Item
+    claim: Claim
+    record: TestRecord
+    done_reported: bool = False
+
+
 class WorkerLoop:
     """Runs submitted tests concurrently under the resource rules; see module docstring."""
 
@@ -59,16 +75,20 @@ class WorkerLoop:
         *,
         concurrency: int,
         limits: dict[str, int] | None = None,
+        on_done: OnDone | None = None,
     ) -> None:
         self._session = session
         self._claim_of = claim_of
+        self._on_done = on_done
         self.admission = Admission(concurrency=concurrency, limits=dict(limits or {}))
         self._tree = CollectorTree()
         self._batches = _Batches()
         self._waiting: dict[pytest.Item, tuple[int, Claim]] = {}
-        self._running: dict[asyncio.Task[TestRecord], Claim] = {}
+        self._running: dict[asyncio.Task[TestRecord | None], _Running] = {}
         self._closed = False
+        self._stop_reason: str | None = None
         self._wakeup: asyncio.Event | None = None
+        self._news: asyncio.Future[None] | None = None
         self._running_batch = -1
         self.records: list[TestRecord] = []
 
@@ -85,17 +105,36 @@ class WorkerLoop:
         self._closed = True
         self._wake()
 
+    def stop(self, reason: str) -> None:
+        """Stop the run: drop tests not started, cancel tests in flight (rule 3)."""
+        if self._stop_reason is None:
+            self._stop_reason = reason
+        self._wake()
+
     def _wake(self) -> None:
         if self._wakeup is not None:
             self._wakeup.set()
+        if self._news is not None and not self._news.done():
+            self._news.set_result(None)
 
-    def _stopping(self) -> bool:
-        return bool(self._session.shouldfail or self._session.shouldstop)
+    def _stopping(self) -> str | None:
+        reason = self._stop_reason or self._session.shouldfail or self._session.shouldstop
+        return str(reason) if reason else None
 
     def _drop_waiting_if_stopping(self) -> None:
         if self._waiting and self._stopping():
             self._tree.forget(self._waiting)
             self._waiting.clear()
+
+    def _interrupt_running(self, reason: str) -> None:
+        for task, running in self._running.items():
+            record = running.record
+            if record.started and not record.tearing_down and record.interruption is None:
+                record.interruption = pytest.fail.Exception(
+                    f"cancelled by pytest-asyncgroup: the run is stopping ({reason})",
+                    pytrace=False,
+                )
+                task.cancel()
 
     def _start_admissible(self) -> None:
         self._drop_waiting_if_stopping()
@@ -109,8 +148,9 @@ class WorkerLoop:
         for item in self.admission.admit(self._queue(batch)):
             _, claim = self._waiting.pop(item)
             self._running_batch = batch
-            task = asyncio.get_running_loop().create_task(self._run(item, claim))
-            self._running[task] = claim
+            running = _Running(item, claim, TestRecord(item.nodeid))
+            task = asyncio.get_running_loop().create_task(self._run(running))
+            self._running[task] = running
 
     def _queue(self, batch: int) -> Iterator[tuple[pytest.Item, Claim]]:
         for item, (number, claim) in self._waiting.items():
@@ -118,12 +158,34 @@ class WorkerLoop:
                 return
             yield item, claim
 
-    async def _run(self, item: pytest.Item, claim: Claim) -> TestRecord:
+    async def _run(self, running: _Running) -> TestRecord | None:
         try:
-            return await run_test(item, self._tree, self._drop_waiting_if_stopping)
+            if self._stopping():  # admitted just before the stop: never started
+                self._tree.forget([running.item])
+                return None
+            record = await run_test(
+                running.item, running.record, self._tree, lambda: self._before_leaving(running)
+            )
+            self._report_done(running)
+            return record
         finally:
-            self.admission.release(claim)
+            self.admission.release(running.claim)
             self._wake()
+
+    def _report_done(self, running: _Running) -> None:
+        if not running.done_reported:
+            running.done_reported = True
+            if self._on_done is not None:
+                self._on_done(running.item, running.record)
+
+    def _before_leaving(self, running: _Running) -> None:
+        """In the test's teardown, before it leaves its collectors (rule 4)."""
+        self._drop_waiting_if_stopping()
+        while not (self._closed or self._stopping()) and self._tree.is_last_user(running.item):
+            self._report_done(running)
+            self._news = asyncio.get_running_loop().create_future()
+            await_only(self._news)
+        self._drop_waiting_if_stopping()
 
     async def serve(self) -> None:
         """Run every submitted test; return when closed and all have finished."""
@@ -144,15 +206,21 @@ class WorkerLoop:
         while True:
             self._wakeup.clear()
             self._collect_finished()
+            reason = self._stopping()
+            if reason:
+                self._drop_waiting_if_stopping()
+                self._interrupt_running(reason)
             self._start_admissible()
-            if not self._running and not self._waiting and (self._closed or self._stopping()):
+            if not self._running and not self._waiting and (self._closed or reason):
                 return
             await self._wakeup.wait()
 
     def _collect_finished(self) -> None:
         for task in [task for task in self._running if task.done()]:
             del self._running[task]
-            self.records.append(task.result())  # re-raises an internal error
+            record = task.result()  # re-raises an internal error
+            if record is not None:
+                self.records.append(record)
 
     async def _teardown_leftovers(self) -> None:
         """Tear down collectors still live (a test re-run by a plugin, an abort)."""

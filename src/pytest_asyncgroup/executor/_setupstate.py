@@ -83,6 +83,10 @@ class CollectorTree:
             for node in item.listchain()[:-1]:
                 self._users[node] -= 1
 
+    def is_last_user(self, item: pytest.Item) -> bool:
+        """Whether no other expected test needs ``item``'s session (so leaving ends it)."""
+        return self._users.get(item.listchain()[0], 0) <= 1
+
     def enter(self, node: Any) -> Entry:
         """The live entry for ``node``, setting the collector up if it is not live."""
         entry = self.entries.get(node)
@@ -129,11 +133,17 @@ class TestSetupState:
     __test__ = False  # not a test class, despite the name
 
     def __init__(
-        self, tree: CollectorTree, item: pytest.Item, on_teardown: Callable[[], None]
+        self,
+        tree: CollectorTree,
+        item: pytest.Item,
+        *,
+        teardown_started: Callable[[], None],
+        before_leaving: Callable[[], None],
     ) -> None:
         self._tree = tree
         self._item = item
-        self._on_teardown = on_teardown
+        self._teardown_started = teardown_started
+        self._before_leaving = before_leaving
         self._left = False
         self.stack: dict[Any, Entry] = {}
 
@@ -159,19 +169,22 @@ class TestSetupState:
     def teardown_exact(self, nextitem: pytest.Item | None) -> None:
         """Tear the test itself down, then the collectors it was the last user of.
 
-        ``nextitem`` is ignored: what runs next is the worker loop's business. A
-        test run twice (pytest-rerunfailures) leaves its collectors once; the
-        worker loop tears down whatever is still live when the run ends.
+        ``nextitem`` is ignored: what runs next is the worker loop's business.
+        ``before_leaving`` may wait (the worker loop holds the last test of an
+        xdist worker here until more work or the shutdown arrives). A test run
+        twice (pytest-rerunfailures) leaves its collectors once; the worker loop
+        tears down whatever is still live when the run ends.
         """
+        self._teardown_started()
         errors: list[BaseException] = []
         entry = self.stack.pop(self._item, None)
         if entry is not None:
             errors.extend(_run_finalizers(self._item, entry[0]))
         self.stack.clear()
-        self._on_teardown()
         if not self._left:
             self._left = True
             try:
+                self._before_leaving()
                 self._tree.leave(self._item)
             except BaseException as exc:  # reported as this test's teardown error
                 errors.append(exc)
