@@ -1,8 +1,10 @@
 """Helpers for the acceptance tests: inner suites record when each test ran.
 
 Concurrency is proven from evidence, never from wall time: the inner suite's
-``span`` helper appends ``name start end`` lines (``time.perf_counter``) to a file,
-and :func:`peak_overlap` computes how many spans were open at once.
+``span`` helper appends ``name start end worker`` lines to a file, and
+:func:`peak_overlap` computes how many spans were open at once. The clock is
+``time.perf_counter`` (CLOCK_MONOTONIC on Linux: one clock for every process, so
+spans from different xdist workers compare).
 """
 
 from __future__ import annotations
@@ -23,9 +25,13 @@ import pytest
 EVENTS = Path(__file__).parent / "events.jsonl"
 
 
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
 def log(name, start, end, **extra):
+    line = {"name": name, "start": start, "end": end, "worker": WORKER, **extra}
     with EVENTS.open("a") as fh:
-        fh.write(json.dumps({"name": name, "start": start, "end": end, **extra}) + "\\n")
+        fh.write(json.dumps(line) + "\\n")
 
 
 @contextlib.asynccontextmanager

@@ -48,10 +48,3 @@ def test_without_the_mode_nothing_changes(suite: pytest.Pytester) -> None:
     )
     result = suite.runpytest("-p", "no:asyncio")
     result.assert_outcomes(failed=1)  # pytest's own verdict on async tests without a plugin
-
-
-def test_distributed_mode_says_it_is_not_available_yet(suite: pytest.Pytester) -> None:
-    suite.makepyfile(SUITE)
-    result = suite.runpytest("-n", "2", "--dist=asyncgroup")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--dist=asyncgroup with -n N/--tx is not available yet*"])

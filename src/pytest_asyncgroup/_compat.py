@@ -60,6 +60,53 @@ def requested_dist(config: pytest.Config) -> str:
     return str(getattr(namespace, "dist", "no"))
 
 
+# --- xdist: controller and workers -------------------------------------------------
+# The scheduler protocol (``xdist.scheduler.protocol.Scheduling``), the
+# ``pytest_xdist_make_scheduler`` and ``pytest_configure_node`` hooks, and
+# ``WorkerController.workerinput``/``send_runtest_some``/``sendcommand``/
+# ``shutting_down``/``gateway`` are xdist's documented surface for schedulers.
+# What follows is not. Checked: pytest-xdist 3.6.1 and 3.8.0, execnet 2.1.1/2.1.2.
+
+
+def worker_count(config: pytest.Config) -> int:
+    """How many workers the run starts with (``-n``/``--tx``), as xdist counts them.
+
+    xdist 3.6 names the function ``parse_spec_config``; 3.8 ``parse_tx_spec_config``.
+    """
+    from xdist import workermanage
+
+    name = "parse_tx_spec_config"
+    if not hasattr(workermanage, name):
+        name = "parse_spec_config"
+    return len(getattr(workermanage, name)(config))
+
+
+def max_worker_restart(config: pytest.Config) -> int | None:
+    """How many crashed workers xdist replaces (None: no limit), as DSession decides."""
+    from xdist.dsession import get_default_max_worker_restart
+
+    return get_default_max_worker_restart(config)
+
+
+def worker_input(config: pytest.Config) -> dict[str, Any] | None:
+    """On an xdist worker, the dict the controller sent (``config.workerinput``)."""
+    return getattr(config, "workerinput", None)
+
+
+def worker_interactor(config: pytest.Config) -> Any:
+    """xdist's ``WorkerInteractor`` on a worker.
+
+    ``xdist/remote.py`` runs as execnet's ``__channelexec__``, so the class cannot
+    be imported; its instance registers itself as an unnamed plugin. We use its
+    ``channel`` (commands arrive there), ``sendevent(name, **kwargs)`` and the
+    ``item_index`` attribute its ``pytest_runtest_logreport`` stamps on reports.
+    """
+    for plugin in config.pluginmanager.get_plugins():
+        if type(plugin).__name__ == "WorkerInteractor" and hasattr(plugin, "sendevent"):
+            return plugin
+    raise RuntimeError("pytest-asyncgroup: xdist's worker interactor is not registered")
+
+
 # --- the SetupState --------------------------------------------------------------
 # ``session._setupstate`` is one stack per session (pytest 8.3 and 9.2). pytest
 # calls ``setup(item)``, ``teardown_exact(nextitem)``, ``addfinalizer(fin, node)``,

@@ -13,8 +13,8 @@ from .executor import Claim, is_async_test
 DECLARATION = pytest.StashKey[Declaration]()
 
 
-def declare_all(items: list[pytest.Item]) -> None:
-    """Store every test's declaration, or stop the run naming each malformed one."""
+def declare_all(items: list[pytest.Item]) -> list[str]:
+    """Store every test's declaration; return one line per malformed one."""
     problems: list[str] = []
     for item in items:
         try:
@@ -29,11 +29,19 @@ def declare_all(items: list[pytest.Item]) -> None:
             )
         except DeclarationError as exc:
             problems.append(f"{item.nodeid}: {exc}")
-    if problems:
-        raise pytest.UsageError(
-            "pytest-asyncgroup: malformed resource declarations, nothing was run:\n  "
-            + "\n  ".join(problems)
-        )
+    return problems
+
+
+def declarations_error(problems: list[str]) -> pytest.UsageError:
+    """The error that stops the run before anything runs, naming each test."""
+    return pytest.UsageError(
+        "pytest-asyncgroup: malformed resource declarations, nothing was run:\n  "
+        + "\n  ".join(problems)
+    )
+
+
+def declaration_of(item: pytest.Item) -> Declaration:
+    return item.stash.get(DECLARATION, Declaration())
 
 
 def _as_keys(keys: object) -> list[object]:
@@ -46,7 +54,7 @@ def _as_keys(keys: object) -> list[object]:
 
 def claim_of(item: pytest.Item, settings: Settings) -> Claim:
     """What ``item`` holds while it runs, from its declaration and what it is."""
-    declaration = item.stash.get(DECLARATION, Declaration())
+    declaration = declaration_of(item)
     alone = (
         declaration.serial
         or (not declaration.keys and not is_async_test(item))

@@ -8,7 +8,10 @@ from typing import Any
 import pytest
 
 from . import _compat, hookspecs
-from ._declarations import declare_all
+from ._controller import ControllerRun
+from ._declarations import declarations_error, declare_all
+from ._history import DurationsRecorder
+from ._protocol import SIDE_CHANNEL
 from ._settings import (
     DEFAULT_ALONE_FIXTURES,
     DEFAULT_CONCURRENCY,
@@ -17,10 +20,12 @@ from ._settings import (
     build_settings,
 )
 from ._single import OneProcessRun
+from ._worker import WorkerRun
 from .executor import async_fixture_as_sync, call_async_test
 
 SETTINGS = pytest.StashKey[Settings]()
-_ONE_PROCESS = "asyncgroup-one-process"
+ROLE = pytest.StashKey[str]()
+"""``one-process``, ``controller`` or ``worker``: where this process sits in the run."""
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -78,8 +83,24 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "serial: the test runs while no other test runs (pytest-asyncgroup)"
     )
+    workerinput = _compat.worker_input(config)
+    if workerinput is not None:  # an xdist worker: only ours have the side channel
+        if SIDE_CHANNEL in workerinput:
+            _start(config, "worker", WorkerRun(config, _settings(config)))
+        return
     if _compat.requested_dist(config) != _compat.DIST_MODE:
         return
+    settings = _settings(config)
+    config.pluginmanager.register(DurationsRecorder(), "asyncgroup-durations")
+    # xdist starts workers when --dist is not "no" and there are --tx specs (-n N
+    # makes them); -n 0 sets --dist=no, leaving us in one process.
+    if config.getoption("dist") == _compat.DIST_MODE and config.getoption("tx"):
+        _start(config, "controller", ControllerRun(config, settings))
+    else:
+        _start(config, "one-process", OneProcessRun(settings))
+
+
+def _settings(config: pytest.Config) -> Settings:
     try:
         settings = build_settings(
             concurrency_option=config.getoption("asyncgroup_concurrency"),
@@ -91,17 +112,20 @@ def pytest_configure(config: pytest.Config) -> None:
     except SettingError as exc:
         raise pytest.UsageError(f"pytest-asyncgroup: {exc}") from None
     config.stash[SETTINGS] = settings
-    if config.getoption("tx", None) and config.getoption("dist", "no") == _compat.DIST_MODE:
-        raise pytest.UsageError(
-            "pytest-asyncgroup: --dist=asyncgroup with -n N/--tx is not available yet; "
-            "run without -n (or with -n 0) for one-process concurrency"
-        )
-    config.pluginmanager.register(OneProcessRun(settings), _ONE_PROCESS)
+    return settings
+
+
+def _start(config: pytest.Config, role: str, plugin: object) -> None:
+    config.stash[ROLE] = role
+    config.pluginmanager.register(plugin, f"asyncgroup-{role}")
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    if SETTINGS in session.config.stash:
-        declare_all(session.items)
+    # Workers send their problems to the controller, which stops the run.
+    if session.config.stash.get(ROLE, None) == "one-process":
+        problems = declare_all(session.items)
+        if problems:
+            raise declarations_error(problems)
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -1,0 +1,91 @@
+"""The controller side of ``pytest -n N --dist=asyncgroup``: xdist hooks, no logic.
+
+Opens each worker's side channel (see ``_protocol.py``), makes the scheduler,
+and tells it what only the controller's hooks see: which tests started, which
+workers crashed, and when ``-x``/``--maxfail`` stop the run.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from ._history import load_durations
+from ._protocol import SIDE_CHANNEL, Collection
+from ._scheduler import AsyncGroupScheduling
+from ._settings import Settings
+
+if TYPE_CHECKING:
+    from xdist.workermanage import WorkerController
+else:
+    WorkerController = Any
+
+# The worker sends its collection on the side channel before xdist's
+# "collectionfinish", so it is there when the scheduler asks; the timeout only
+# catches a worker without this plugin (a remote --tx host missing it).
+COLLECTION_TIMEOUT = 60.0
+
+
+class ControllerRun:
+    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+        self.config = config
+        self.settings = settings
+        self.scheduler: AsyncGroupScheduling | None = None
+        self._channels: dict[WorkerController, Any] = {}
+        self._failures = 0
+        self._stopped_because: str | None = None
+        self._session: pytest.Session | None = None
+
+    @pytest.hookimpl
+    def pytest_configure_node(self, node: WorkerController) -> None:
+        channel = node.gateway.newchannel()
+        node.workerinput[SIDE_CHANNEL] = channel
+        self._channels[node] = channel
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> AsyncGroupScheduling:
+        self.scheduler = AsyncGroupScheduling(
+            config,
+            log,
+            settings=self.settings,
+            receive_collection=self._receive_collection,
+            history=load_durations(config),
+        )
+        return self.scheduler
+
+    def _receive_collection(self, node: WorkerController) -> Collection:
+        channel = self._channels[node]
+        try:
+            data = channel.receive(timeout=COLLECTION_TIMEOUT)
+        except Exception as exc:  # execnet's TimeoutError or RemoteError
+            raise pytest.UsageError(
+                f"pytest-asyncgroup: worker {node.gateway.id!r} did not describe its tests "
+                f"({exc.__class__.__name__}); is pytest-asyncgroup installed where it runs?"
+            ) from None
+        return Collection.load(data)
+
+    def pytest_runtest_logstart(self, nodeid: str) -> None:
+        if self.scheduler is not None:
+            self.scheduler.mark_started(nodeid)
+
+    def pytest_testnodedown(self, node: WorkerController, error: object) -> None:
+        if self.scheduler is not None and error is not None:
+            self.scheduler.mark_crashed(node, error)
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self._session = session
+
+    @pytest.hookimpl(trylast=True)  # after the session has counted the failure
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        # The count xdist's DSession keeps for -x/--maxfail, seen one hook earlier.
+        if not report.failed or hasattr(report, "wasxfail") or self.scheduler is None:
+            return
+        self._failures += 1
+        maxfail = self.config.getoption("maxfail")
+        if self._stopped_because is None and maxfail and self._failures >= maxfail:
+            self._stopped_because = f"stopping after {self._failures} failures"
+            self.scheduler.stop(self._stopped_because)
+        if self._stopped_because and self._session is not None:
+            # Cancelled tests fail too; say what stopped the run, not the recount.
+            self._session.shouldfail = self._stopped_because

@@ -1,0 +1,65 @@
+"""The plan: which worker runs which group (pure; no pytest, no xdist).
+
+Groups are placed longest first, each on the worker with the least estimated
+work so far (the "longest processing time first" rule). A group's estimate is
+the sum of its tests' estimates, and a test's estimate is its duration in the
+previous run (pytest's cache). A test with no history counts as the mean of
+those that have one, or as 1 when none has: without history, groups are
+balanced by test count. Ties go to the earlier group and the lower worker, so
+equal inputs give an equal plan.
+
+Worked example, two workers, no history::
+
+    groups: A(3 tests) B(1) C(2) D(1)
+    A -> w0 (load 3)   C -> w1 (2)   B -> w1 (3)   D -> w0 (4)
+
+The sum is a proxy for the work a group brings, not for its wall time on a
+worker that runs its tests concurrently; it is what keeps one worker from
+getting every long group.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from ._grouping import Group
+
+TestId = TypeVar("TestId", bound=Hashable)
+
+
+@dataclass(frozen=True)
+class Placement(Generic[TestId]):
+    """One group, its estimated duration, and the position of the worker it goes to."""
+
+    group: Group[TestId]
+    estimate: float
+    worker: int
+
+
+def estimate_tests(tests: Iterable[TestId], history: Mapping[TestId, float]) -> dict[TestId, float]:
+    """Each test's expected duration: its history, else the mean of known ones, else 1."""
+    tests = list(tests)
+    known = [history[test] for test in tests if test in history]
+    default = sum(known) / len(known) if known else 1.0
+    return {test: history.get(test, default) for test in tests}
+
+
+def place(
+    groups: Sequence[Group[TestId]], workers: int, estimates: Mapping[TestId, float]
+) -> list[Placement[TestId]]:
+    """Assign each group to a worker position; returned in the order of ``groups``."""
+    if workers < 1:
+        raise ValueError(f"no workers to place {len(groups)} groups on")
+    sized = [
+        (sum(estimates[test] for test in group.tests), position, group)
+        for position, group in enumerate(groups)
+    ]
+    loads = [0.0] * workers
+    chosen: dict[int, tuple[float, int]] = {}
+    for estimate, position, _ in sorted(sized, key=lambda entry: (-entry[0], entry[1])):
+        worker = min(range(workers), key=lambda w: (loads[w], w))
+        loads[worker] += estimate
+        chosen[position] = (estimate, worker)
+    return [Placement(group, *chosen[position]) for _, position, group in sized]

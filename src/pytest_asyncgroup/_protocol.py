@@ -1,0 +1,48 @@
+"""What our workers and controller say to each other, beyond xdist's own protocol.
+
+xdist's controller sees only nodeids, and a worker event it does not know is an
+internal error. So keys travel on a channel of our own: the controller opens
+one per worker (``pytest_configure_node``) and passes it in
+``node.workerinput[SIDE_CHANNEL]``; execnet can send channels inside messages.
+The worker sends one message on it, before xdist's ``collectionfinish``: the
+declaration of every collected test, by collection index, or the problems that
+must stop the run. Nodeids are never changed.
+
+Controller -> worker, the other way, uses xdist's own command channel: workers
+running our loop understand one more command, :data:`STOP_COMMAND`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ._keys import Declaration
+
+SIDE_CHANNEL = "pytest_asyncgroup_channel"
+STOP_COMMAND = "pytest_asyncgroup_stop"
+
+
+@dataclass(frozen=True)
+class Collection:
+    """One worker's collection as the scheduler needs it."""
+
+    declarations: tuple[Declaration, ...]
+    problems: tuple[str, ...] = ()
+
+    def dump(self) -> dict[str, Any]:
+        """A plain structure execnet can send (lists, strings, bools)."""
+        return {
+            "tests": [[sorted(d.shared), sorted(d.exclusive), d.serial] for d in self.declarations],
+            "problems": list(self.problems),
+        }
+
+    @classmethod
+    def load(cls, data: dict[str, Any]) -> Collection:
+        return cls(
+            tuple(
+                Declaration(frozenset(shared), frozenset(exclusive), bool(serial))
+                for shared, exclusive, serial in data["tests"]
+            ),
+            tuple(data["problems"]),
+        )

@@ -1,0 +1,310 @@
+"""The xdist scheduler for ``--dist=asyncgroup`` (runs in the controller process).
+
+xdist calls it through its scheduler protocol (``xdist.scheduler.protocol``):
+workers join (``add_node``), report their collection (``add_node_collection``),
+finish tests (``mark_test_complete``) and leave or crash (``remove_node``).
+
+What it does with that:
+
+1. *Plan once*, when every starting worker has collected: group the tests by
+   shared keys (``_grouping.py``), place the groups longest first
+   (``_plan.py``), and send each worker all its tests at once, in collection
+   order, so its loop has them all to run concurrently.
+2. *Serial tests* wait until every other test has finished, then go to one
+   worker, which runs them one at a time (they run alone in its loop). So
+   they never overlap any test on any worker.
+3. *Crashes* (SPEC section 7): of the crashed worker's unfinished tests,
+   those that had started are reported failed naming the crash (xdist reports
+   the first, we the others); those that had not are sent to the replacement
+   worker, or, when xdist will not replace it, to a live worker (serial
+   tests too, then); with none left they are reported as not run. Every
+   collected test gets a report.
+4. *Stop* (``-x``, ``--maxfail``): nothing more is sent, and workers are told
+   to cancel what they are running.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from . import _compat
+from ._declarations import declarations_error
+from ._grouping import group_tests
+from ._plan import Placement, estimate_tests, place
+from ._protocol import STOP_COMMAND, Collection
+from ._settings import Settings
+
+if TYPE_CHECKING:
+    from xdist.workermanage import WorkerController
+else:
+    WorkerController = Any
+
+
+def worker_order(node: WorkerController) -> tuple[int, str]:
+    """gw0, gw1, ..., gw10: the order plans are made in, whatever order workers start."""
+    name = str(node.gateway.id)
+    digits = re.sub(r"\D", "", name)
+    return (int(digits) if digits else -1, name)
+
+
+class AsyncGroupScheduling:
+    """xdist's ``Scheduling`` protocol for ``--dist=asyncgroup``; see module docstring."""
+
+    def __init__(
+        self,
+        config: pytest.Config,
+        log: Callable[..., None],
+        *,
+        settings: Settings,
+        receive_collection: Callable[[WorkerController], Collection],
+        history: Mapping[str, float],
+    ) -> None:
+        self.config = config
+        self.log = log
+        self.settings = settings
+        self._receive_collection = receive_collection
+        self._history = history
+        self._expected_workers = _compat.worker_count(config)
+        self._max_restarts = _compat.max_worker_restart(config)
+        self._crashes = 0
+        self._assigned: dict[WorkerController, set[int]] = {}
+        self._collected: set[WorkerController] = set()
+        self._crashed: dict[WorkerController, object] = {}
+        self._unusable: set[WorkerController] = set()
+        self.collection: list[str] | None = None
+        self.declarations: Collection | None = None
+        self._index_of: dict[str, int] = {}
+        self._started: set[int] = set()
+        self._unassigned: list[int] = []
+        self._serial: list[int] = []
+        self._planned = False
+        self._stopped = False
+        self.plan: list[Placement[int]] = []
+
+    # --- xdist's protocol ---------------------------------------------------------
+
+    @property
+    def nodes(self) -> list[WorkerController]:
+        return list(self._assigned)
+
+    @property
+    def collection_is_completed(self) -> bool:
+        return len(self._collected) >= self._expected_workers
+
+    @property
+    def tests_finished(self) -> bool:
+        return self.collection_is_completed and self._planned and not self.has_pending
+
+    @property
+    def has_pending(self) -> bool:
+        return bool(self._unassigned or self._serial or any(self._assigned.values()))
+
+    def add_node(self, node: WorkerController) -> None:
+        self._assigned[node] = set()
+
+    def add_node_collection(self, node: WorkerController, collection: Sequence[str]) -> None:
+        received = self._receive_collection(node)
+        self._collected.add(node)
+        if self.collection is None:
+            if received.problems:
+                self._shutdown_all()
+                raise declarations_error(list(received.problems))
+            self.collection = list(collection)
+            self.declarations = received
+            self._index_of = {nodeid: index for index, nodeid in enumerate(collection)}
+        elif list(collection) != self.collection:
+            self._unusable.add(node)
+            self._report_collection_difference(node, collection)
+
+    def schedule(self) -> None:
+        if not self.collection_is_completed or self._stopped:
+            return
+        if not self._planned:
+            self._planned = True
+            if not self._unusable:
+                self._make_plan()
+        self._send_unassigned()
+        self._start_serial_tests_if_due()
+
+    def mark_test_complete(
+        self, node: WorkerController, item_index: int, duration: float = 0
+    ) -> None:
+        self._assigned[node].discard(item_index)
+        self._start_serial_tests_if_due()
+
+    def mark_test_pending(self, item: str) -> None:
+        raise NotImplementedError("--dist=asyncgroup does not take tests back for re-runs")
+
+    def remove_pending_tests_from_node(
+        self, node: WorkerController, indices: Sequence[int]
+    ) -> None:
+        raise NotImplementedError("--dist=asyncgroup never asks workers to give tests back")
+
+    def remove_node(self, node: WorkerController) -> str | None:
+        unfinished = self._assigned.pop(node)
+        self._collected.discard(node)
+        self._unusable.discard(node)
+        error = self._crashed.pop(node, None)
+        if error is None or self.collection is None:
+            return None  # a normal exit: whatever was left unfinished was stopped
+        self._crashes += 1
+        in_flight = sorted(index for index in unfinished if index in self._started)
+        not_started = sorted(set(unfinished) - set(in_flight))
+        for index in in_flight[1:]:
+            self._report_failed(index, node, self._crash_message(node, index, in_flight))
+        self._unassigned.extend(not_started)
+        if not self._replacement_coming():
+            # xdist shuts every worker down next: what is left must go now. Held
+            # serial tests go too; they run alone in their worker, but other
+            # workers may still be busy (a degraded run, said in the README).
+            self._unassigned.extend(self._serial)
+            self._serial = []
+            self._send_unassigned()
+            self._report_unassigned_as_not_run(node)
+        return self.collection[in_flight[0]] if in_flight else None
+
+    # --- told by the controller plugin ------------------------------------------------
+
+    def mark_started(self, nodeid: str) -> None:
+        """A worker began running ``nodeid`` (``pytest_runtest_logstart``)."""
+        index = self._index_of.get(nodeid)
+        if index is not None:
+            self._started.add(index)
+
+    def mark_crashed(self, node: WorkerController, error: object) -> None:
+        """``node`` went down with ``error`` (``pytest_testnodedown``), not a normal exit."""
+        self._crashed[node] = error
+
+    def stop(self, reason: str) -> None:
+        """Start nothing more; tell workers to cancel what they run."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._unassigned.clear()
+        self._serial.clear()
+        for node in self._live_nodes():
+            node.sendcommand(STOP_COMMAND, reason=reason)
+
+    # --- planning and sending ---------------------------------------------------------
+
+    def _make_plan(self) -> None:
+        assert self.collection is not None
+        assert self.declarations is not None
+        workers = sorted(self._usable_nodes(), key=worker_order)
+        if not workers:
+            return
+        declarations = self.declarations.declarations
+        self._serial = [i for i, d in enumerate(declarations) if d.serial]
+        serial = set(self._serial)
+        keys = {i: d.keys for i, d in enumerate(declarations) if i not in serial}
+        groups = group_tests(keys, self.settings.per_worker)
+        history = {
+            i: self._history[nodeid]
+            for i, nodeid in enumerate(self.collection)
+            if nodeid in self._history
+        }
+        self.plan = place(groups, len(workers), estimate_tests(keys, history))
+        per_worker: list[list[int]] = [[] for _ in workers]
+        for placement in self.plan:
+            per_worker[placement.worker].extend(placement.group.tests)
+        for node, indices in zip(workers, per_worker, strict=True):
+            self._send(node, sorted(indices))
+
+    def _send(self, node: WorkerController, indices: list[int]) -> None:
+        if indices:
+            self._assigned[node].update(indices)
+            node.send_runtest_some(indices)
+
+    def _usable_nodes(self) -> list[WorkerController]:
+        return [
+            node
+            for node in self._assigned
+            if node in self._collected and node not in self._unusable
+        ]
+
+    def _live_nodes(self) -> list[WorkerController]:
+        return sorted(
+            (node for node in self._usable_nodes() if not node.shutting_down),
+            key=worker_order,
+        )
+
+    def _send_unassigned(self) -> None:
+        """Re-queued tests go together to the least busy live worker."""
+        live = self._live_nodes()
+        if self._unassigned and live:
+            target = min(live, key=lambda node: (len(self._assigned[node]), worker_order(node)))
+            indices, self._unassigned = sorted(self._unassigned), []
+            self._send(target, indices)
+
+    def _start_serial_tests_if_due(self) -> None:
+        if not self._serial or self._unassigned or any(self._assigned.values()):
+            return
+        live = self._live_nodes()
+        if live:
+            indices, self._serial = self._serial, []
+            self._send(live[0], indices)
+
+    def _shutdown_all(self) -> None:
+        for node in self._assigned:
+            node.shutdown()
+
+    # --- crashes ----------------------------------------------------------------------
+
+    def _replacement_coming(self) -> bool:
+        return self._max_restarts is None or self._crashes <= self._max_restarts
+
+    def _crash_message(self, node: WorkerController, index: int, in_flight: list[int]) -> str:
+        assert self.collection is not None
+        others = [self.collection[i] for i in in_flight if i != index]
+        return (
+            f"worker {node.gateway.id!r} crashed while running {self.collection[index]!r} "
+            f"beside {len(others)} other test(s) in flight there, any of which may have "
+            f"caused it: {', '.join(others)}"
+        )
+
+    def _report_unassigned_as_not_run(self, node: WorkerController) -> None:
+        for index in self._unassigned:
+            self._report_failed(
+                index,
+                node,
+                f"not run: worker {node.gateway.id!r} crashed before this test started, "
+                "and no worker is left to run it",
+            )
+        self._unassigned = []
+
+    def _report_failed(self, index: int, node: WorkerController, message: str) -> None:
+        # The shape of xdist's own crash report (DSession.handle_crashitem).
+        assert self.collection is not None
+        nodeid = self.collection[index]
+        path = nodeid.split("::")[0]
+        report = pytest.TestReport(
+            nodeid=nodeid,
+            location=(path, None, path),
+            keywords={},
+            outcome="failed",
+            longrepr=message,
+            when="???",  # type: ignore[arg-type]
+        )
+        report.node = node  # type: ignore[attr-defined]
+        self.config.hook.pytest_runtest_logreport(report=report)
+
+    def _report_collection_difference(
+        self, node: WorkerController, collection: Sequence[str]
+    ) -> None:
+        assert self.collection is not None
+        missing = sorted(set(self.collection) - set(collection))[:10]
+        extra = sorted(set(collection) - set(self.collection))[:10]
+        message = (
+            f"worker {node.gateway.id!r} collected different tests than the first worker; "
+            "--dist=asyncgroup needs every worker to collect the same tests in the same order"
+            f"\nmissing there: {missing}\nonly there: {extra}"
+        )
+        self.log(message)
+        report = pytest.CollectReport(
+            nodeid=str(node.gateway.id), outcome="failed", longrepr=message, result=[]
+        )
+        self.config.hook.pytest_collectreport(report=report)

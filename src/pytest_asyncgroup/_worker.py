@@ -1,0 +1,109 @@
+"""An xdist worker under ``--dist=asyncgroup``: run what the scheduler sends, concurrently.
+
+xdist's own worker loop runs one test at a time. This plugin takes over the
+worker's ``pytest_runtestloop`` and keeps xdist's protocol valid while tests
+overlap:
+
+- commands (``runtests``, ``runtests_all``, ``shutdown``, and our
+  :data:`~._protocol.STOP_COMMAND`) arrive on execnet's receiver thread and
+  are handed to the worker's event loop;
+- every report is stamped with its own test's collection index (xdist keeps
+  one "current index" per worker; each test's context knows its own);
+- ``runtest_protocol_complete`` is sent exactly once per test, when the
+  engine says it is done (the held last test says so before it waits).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import time
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+
+from . import _compat
+from ._declarations import declaration_of, declare_all
+from ._protocol import SIDE_CHANNEL, STOP_COMMAND, Collection
+from ._settings import Settings
+from ._single import new_worker_loop
+from .executor import TestRecord, WorkerLoop
+
+_INDEX: contextvars.ContextVar[int] = contextvars.ContextVar("pytest_asyncgroup_item_index")
+_CHANNEL_CLOSED = object()
+
+
+class WorkerRun:
+    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+        self.config = config
+        self.settings = settings
+        workerinput = _compat.worker_input(config) or {}
+        self._side_channel = workerinput[SIDE_CHANNEL]
+        self._items: list[pytest.Item] = []
+        self._index_of: dict[pytest.Item, int] = {}
+        self._loop: WorkerLoop | None = None
+        self._interactor: Any = None
+
+    @pytest.hookimpl(tryfirst=True)  # before xdist sends "collectionfinish"
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        problems = declare_all(session.items)
+        declarations = () if problems else tuple(declaration_of(i) for i in session.items)
+        self._side_channel.send(Collection(declarations, tuple(problems)).dump())
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> bool:
+        self._items = session.items  # unchanged: xdist's indices point into it
+        self._index_of = {item: index for index, item in enumerate(session.items)}
+        self._interactor = _compat.worker_interactor(self.config)
+        self._loop = new_worker_loop(session, self.settings, on_done=self._done)
+        asyncio.run(self._serve(self._loop))
+        return True  # xdist's own loop does not run
+
+    async def _serve(self, loop: WorkerLoop) -> None:
+        running = asyncio.get_running_loop()
+
+        def on_command(command: Any) -> None:  # on execnet's receiver thread
+            # Once the loop has closed the worker is finishing: nothing to do.
+            with contextlib.suppress(RuntimeError):
+                running.call_soon_threadsafe(self._command, command)
+
+        self._interactor.channel.setcallback(on_command, endmarker=_CHANNEL_CLOSED)
+        await loop.serve()
+
+    def _command(self, command: Any) -> None:
+        loop = self._loop
+        assert loop is not None
+        if command is _CHANNEL_CLOSED:
+            loop.close()
+            return
+        name, kwargs = command
+        if name == "runtests":
+            loop.submit(self._items[index] for index in kwargs["indices"])
+        elif name == "runtests_all":
+            loop.submit(self._items)
+        elif name == "shutdown":
+            loop.close()
+        elif name == STOP_COMMAND:
+            loop.stop(str(kwargs["reason"]))
+        elif name == "steal":  # only xdist's worksteal asks; give nothing back
+            self._interactor.sendevent("unscheduled", indices=[])
+
+    def _done(self, item: pytest.Item, record: TestRecord) -> None:
+        self._interactor.sendevent(
+            "runtest_protocol_complete",
+            item_index=self._index_of[item],
+            duration=time.perf_counter() - record.started,
+        )
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:
+        _INDEX.set(self._index_of[item])  # in the test's own context
+        return (yield)
+
+    @pytest.hookimpl(tryfirst=True)  # before xdist's hook sends the report
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        index = _INDEX.get(None)
+        if index is not None and self._interactor is not None:
+            self._interactor.item_index = index
