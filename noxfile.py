@@ -50,4 +50,5 @@ def types(session: nox.Session) -> None:
 @nox.session(python="3.11")
 def bench(session: nox.Session) -> None:
     session.install("-e", ".", "pytest-asyncio")
-    session.run("python", "benchmarks/engine.py", *session.posargs)
+    session.run("python", "benchmarks/engine.py")
+    session.run("python", "benchmarks/xdist.py")
