@@ -2,7 +2,8 @@
 
 Opens each worker's side channel (see ``_protocol.py``), makes the scheduler,
 and tells it what only the controller's hooks see: which tests started, which
-workers crashed, and when ``-x``/``--maxfail`` stop the run.
+workers crashed, and when ``-x``/``--maxfail`` stop the run (the session
+counts failures, as in any pytest run; ``_stopping.py``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from ._history import load_durations
 from ._protocol import SIDE_CHANNEL, Collection
 from ._scheduler import AsyncGroupScheduling
 from ._settings import Settings
+from ._stopping import FirstStop
 
 if TYPE_CHECKING:
     from xdist.workermanage import WorkerController
@@ -33,9 +35,8 @@ class ControllerRun:
         self.settings = settings
         self.scheduler: AsyncGroupScheduling | None = None
         self._channels: dict[WorkerController, Any] = {}
-        self._failures = 0
-        self._stopped_because: str | None = None
         self._session: pytest.Session | None = None
+        self._first_stop = FirstStop(self._stop)
 
     @pytest.hookimpl
     def pytest_configure_node(self, node: WorkerController) -> None:
@@ -77,15 +78,10 @@ class ControllerRun:
         self._session = session
 
     @pytest.hookimpl(trylast=True)  # after the session has counted the failure
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        # The count xdist's DSession keeps for -x/--maxfail, seen one hook earlier.
-        if not report.failed or hasattr(report, "wasxfail") or self.scheduler is None:
-            return
-        self._failures += 1
-        maxfail = self.config.getoption("maxfail")
-        if self._stopped_because is None and maxfail and self._failures >= maxfail:
-            self._stopped_because = f"stopping after {self._failures} failures"
-            self.scheduler.stop(self._stopped_because)
-        if self._stopped_because and self._session is not None:
-            # Cancelled tests fail too; say what stopped the run, not the recount.
-            self._session.shouldfail = self._stopped_because
+    def pytest_runtest_logreport(self) -> None:
+        if self._session is not None:
+            self._first_stop.check(self._session)
+
+    def _stop(self, reason: str) -> None:
+        if self.scheduler is not None:
+            self.scheduler.stop(reason)

@@ -8,17 +8,20 @@ import pytest
 
 from ._declarations import claim_of
 from ._settings import Settings
-from .executor import WorkerLoop
+from ._stopping import FirstStop
+from .executor import OnDone, WorkerLoop
 
 
-def new_worker_loop(session: pytest.Session, settings: Settings, **kwargs: object) -> WorkerLoop:
+def new_worker_loop(
+    session: pytest.Session, settings: Settings, on_done: OnDone | None = None
+) -> WorkerLoop:
     """The engine configured from the user's settings (one process, or one xdist worker)."""
     return WorkerLoop(
         session,
         lambda item: claim_of(item, settings),
         concurrency=settings.concurrency,
         limits=dict(settings.limits),
-        **kwargs,  # type: ignore[arg-type]
+        on_done=on_done,
     )
 
 
@@ -29,7 +32,7 @@ class OneProcessRun:
         self.settings = settings
         self.loop: WorkerLoop | None = None
         self._session: pytest.Session | None = None
-        self._stopped_because: str | None = None
+        self._first_stop = FirstStop(self._stop)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> bool:
@@ -46,21 +49,17 @@ class OneProcessRun:
         loop.submit(session.items)
         loop.close()
         asyncio.run(loop.serve())
-        # The session recounted as the cancelled tests failed: say what stopped us.
         if session.shouldfail:
-            session.shouldfail = self._stopped_because or session.shouldfail
             raise session.Failed(session.shouldfail)
         if session.shouldstop:
-            session.shouldstop = self._stopped_because or session.shouldstop
             raise session.Interrupted(session.shouldstop)
         return True
 
     @pytest.hookimpl(trylast=True)  # after the session has counted the failure
     def pytest_runtest_logreport(self) -> None:
-        session = self._session
-        if session is None or self.loop is None or self._stopped_because is not None:
-            return
-        reason = session.shouldfail or session.shouldstop
-        if reason:
-            self._stopped_because = str(reason)
-            self.loop.stop(str(reason))
+        if self._session is not None:
+            self._first_stop.check(self._session)
+
+    def _stop(self, reason: str) -> None:
+        if self.loop is not None:
+            self.loop.stop(reason)

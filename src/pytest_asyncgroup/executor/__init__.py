@@ -8,11 +8,12 @@ from ._admission import Admission, Claim
 from ._bridge import await_only, in_bridge
 from ._fixtures import async_fixture_as_sync
 from ._item import TestRecord, call_async_test, is_async_test
-from ._loop import WorkerLoop
+from ._loop import OnDone, WorkerLoop
 
 __all__ = [
     "Admission",
     "Claim",
+    "OnDone",
     "TestRecord",
     "WorkerLoop",
     "async_fixture_as_sync",
