@@ -442,3 +442,27 @@ def test_loaded_by_name_with_autoload_disabled(
     result = run(suite, "-p", "pytest_asyncgroup", "-p", "xdist", "-n", "2", DIST)
     result.assert_outcomes(passed=36)
     assert set(workers_of(suite, "t").values()) == {"gw0", "gw1"}
+
+
+def test_workers_that_collect_different_tests_stop_the_run(logged: pytest.Pytester) -> None:
+    logged.makepyfile(
+        """
+        import os
+        import pytest
+
+        @pytest.mark.parametrize("pid", [os.getpid()])  # a different id on each worker
+        async def test_depends_on_the_worker(pid):
+            pass
+        """
+    )
+    result = run(logged, "-n", "2", DIST)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED  # one collection error
+    # Whichever worker collected second is the one left without tests.
+    result.stdout.fnmatch_lines(
+        [
+            "*worker 'gw?' gets no tests: --dist=asyncgroup needs every worker to collect "
+            "the same tests in the same order*",
+            "*Different tests were collected between gw? and gw?*",
+        ]
+    )
+    assert reports(logged) == []

@@ -88,6 +88,15 @@ def max_worker_restart(config: pytest.Config) -> int | None:
     return get_default_max_worker_restart(config)
 
 
+def collection_difference(
+    first: list[str], other: list[str], first_id: str, other_id: str
+) -> str | None:
+    """xdist's own description of two workers' different collections (None: equal)."""
+    from xdist.report import report_collection_diff
+
+    return report_collection_diff(first, other, first_id, other_id)
+
+
 def worker_input(config: pytest.Config) -> dict[str, Any] | None:
     """On an xdist worker, the dict the controller sent (``config.workerinput``)."""
     return getattr(config, "workerinput", None)

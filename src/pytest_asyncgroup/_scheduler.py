@@ -34,6 +34,7 @@ import pytest
 from . import _compat
 from ._declarations import declarations_error
 from ._grouping import group_tests
+from ._keys import Declaration
 from ._plan import Placement, estimate_tests, place
 from ._protocol import STOP_COMMAND, Collection
 from ._settings import Settings
@@ -76,7 +77,8 @@ class AsyncGroupScheduling:
         self._crashed: dict[WorkerController, object] = {}
         self._unusable: set[WorkerController] = set()
         self.collection: list[str] | None = None
-        self.declarations: Collection | None = None
+        self.declarations: tuple[Declaration, ...] = ()
+        self._first_worker = ""
         self._index_of: dict[str, int] = {}
         self._started: set[int] = set()
         self._unassigned: list[int] = []
@@ -114,11 +116,16 @@ class AsyncGroupScheduling:
                 self._shutdown_all()
                 raise declarations_error(list(received.problems))
             self.collection = list(collection)
-            self.declarations = received
+            self.declarations = received.declarations
+            self._first_worker = str(node.gateway.id)
             self._index_of = {nodeid: index for index, nodeid in enumerate(collection)}
-        elif list(collection) != self.collection:
+            return
+        difference = _compat.collection_difference(
+            self.collection, list(collection), self._first_worker, str(node.gateway.id)
+        )
+        if difference is not None:
             self._unusable.add(node)
-            self._report_collection_difference(node, collection)
+            self._report_collection_difference(node, difference)
 
     def schedule(self) -> None:
         if not self.collection_is_completed or self._stopped:
@@ -193,11 +200,10 @@ class AsyncGroupScheduling:
 
     def _make_plan(self) -> None:
         assert self.collection is not None
-        assert self.declarations is not None
         workers = sorted(self._usable_nodes(), key=worker_order)
         if not workers:
             return
-        declarations = self.declarations.declarations
+        declarations = self.declarations
         self._serial = [i for i, d in enumerate(declarations) if d.serial]
         serial = set(self._serial)
         keys = {i: d.keys for i, d in enumerate(declarations) if i not in serial}
@@ -292,16 +298,10 @@ class AsyncGroupScheduling:
         report.node = node  # type: ignore[attr-defined]
         self.config.hook.pytest_runtest_logreport(report=report)
 
-    def _report_collection_difference(
-        self, node: WorkerController, collection: Sequence[str]
-    ) -> None:
-        assert self.collection is not None
-        missing = sorted(set(self.collection) - set(collection))[:10]
-        extra = sorted(set(collection) - set(self.collection))[:10]
+    def _report_collection_difference(self, node: WorkerController, difference: str) -> None:
         message = (
-            f"worker {node.gateway.id!r} collected different tests than the first worker; "
-            "--dist=asyncgroup needs every worker to collect the same tests in the same order"
-            f"\nmissing there: {missing}\nonly there: {extra}"
+            f"pytest-asyncgroup: worker {node.gateway.id!r} gets no tests: --dist=asyncgroup "
+            f"needs every worker to collect the same tests in the same order.\n{difference}"
         )
         self.log(message)
         report = pytest.CollectReport(

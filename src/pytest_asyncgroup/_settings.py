@@ -1,4 +1,4 @@
-"""Resolved options of one run, kept in ``config.stash`` under :data:`SETTINGS`.
+"""Resolved options of one run, built once per process by ``plugin.py``.
 
 The parsing functions take plain strings so they can be tested without pytest;
 every error names the ini setting or command-line option it came from.

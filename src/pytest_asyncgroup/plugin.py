@@ -23,7 +23,6 @@ from ._single import OneProcessRun
 from ._worker import WorkerRun
 from .executor import async_fixture_as_sync, call_async_test
 
-SETTINGS = pytest.StashKey[Settings]()
 ROLE = pytest.StashKey[str]()
 """``one-process``, ``controller`` or ``worker``: where this process sits in the run."""
 
@@ -111,7 +110,6 @@ def _settings(config: pytest.Config) -> Settings:
         )
     except SettingError as exc:
         raise pytest.UsageError(f"pytest-asyncgroup: {exc}") from None
-    config.stash[SETTINGS] = settings
     return settings
 
 
