@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import inspect
 import os
 import sys
 import types
@@ -18,7 +19,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from _pytest import capture as _capture
 from _pytest import fixtures as _fixtures
+from _pytest import logging as _logging
 from _pytest import runner as _runner
 from _pytest.scope import Scope
 
@@ -331,3 +334,77 @@ def plain_function_methods(item: pytest.Item) -> Callable[[], None]:
         del item.runtest
 
     return undo
+
+
+# --- Capture and logging, per test ----------------------------------------------
+# pytest captures process-wide. ``CaptureManager`` (plugin "capturemanager")
+# wraps each phase in its method ``item_capture(when, item)``: resume the global
+# capture, run, suspend it, and add the "stdout"/"stderr" report sections.
+# ``LoggingPlugin`` (plugin "logging-plugin") wraps each phase in its method
+# ``_runtest_for(item, when)``: one shared caplog handler and one shared report
+# handler on the root logger, reset per phase, with the caplog handler and records
+# stored under ``caplog_handler_key``/``caplog_records_key`` in the item's stash.
+# Both methods are looked up on the instance by pytest's own hook wrappers, so an
+# instance attribute replaces them. ``_runtest_for`` is a context manager in
+# pytest 9 and a plain generator (used with ``yield from``) in pytest 8.3.
+# ``_pytest.capture.CaptureIO``/``TeeCaptureIO`` are the in-memory streams of
+# ``--capture=sys``/``tee-sys``.
+# Checked: pytest 8.3.5 and 9.2.0 (same names otherwise).
+
+
+def capture_method(config: pytest.Config) -> str:
+    """``fd``, ``sys``, ``tee-sys`` or ``no`` (``-s``)."""
+    return str(config.getoption("capture", "no"))
+
+
+def capture_manager(config: pytest.Config) -> Any:
+    return config.pluginmanager.get_plugin("capturemanager")
+
+
+def logging_plugin(config: pytest.Config) -> Any:
+    return config.pluginmanager.get_plugin("logging-plugin")
+
+
+def memory_stream(tee_to: Any = None) -> Any:
+    """A text stream kept in memory, as ``--capture=sys`` uses (``getvalue()``)."""
+    return _capture.TeeCaptureIO(tee_to) if tee_to is not None else _capture.CaptureIO()
+
+
+def log_capture_handler(formatter: Any, level: int | None) -> Any:
+    handler = _logging.LogCaptureHandler()
+    handler.setFormatter(formatter)
+    if level is not None:
+        handler.setLevel(level)
+    return handler
+
+
+def store_caplog(item: pytest.Item, when: str, handler: Any) -> None:
+    """What ``caplog`` reads for ``item``: its handler, and its records per phase."""
+    item.stash[_logging.caplog_records_key][when] = handler.records
+    item.stash[_logging.caplog_handler_key] = handler
+
+
+@contextlib.contextmanager
+def method_replaced(instance: object, name: str, replacement: object) -> Iterator[None]:
+    """Shadow ``instance.name`` with an instance attribute for the duration."""
+    setattr(instance, name, replacement)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(AttributeError):
+            delattr(instance, name)
+
+
+MakeLogPhase = Callable[
+    [Callable[[pytest.Item, str], contextlib.AbstractContextManager[None]]],
+    Callable[[pytest.Item, str], Iterator[None]],
+]
+"""Given pytest's ``_runtest_for`` as a context manager, make a replacement generator."""
+
+
+def log_phase_replaced(plugin: Any, make: MakeLogPhase) -> contextlib.AbstractContextManager[None]:
+    """Replace ``plugin._runtest_for`` in the shape this pytest's hook wrappers use."""
+    original = plugin._runtest_for
+    if inspect.isgeneratorfunction(type(plugin)._runtest_for):  # pytest 8.3
+        return method_replaced(plugin, "_runtest_for", make(contextlib.contextmanager(original)))
+    return method_replaced(plugin, "_runtest_for", contextlib.contextmanager(make(original)))

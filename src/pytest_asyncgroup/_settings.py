@@ -10,7 +10,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 DEFAULT_CONCURRENCY = 64
-DEFAULT_ALONE_FIXTURES = ("capfd", "capfdbinary", "monkeypatch", "mocker")
+DEFAULT_ALONE_FIXTURES = ("monkeypatch", "mocker")
+CAPTURE_FIXTURES = ("capsys", "capsysbinary", "capfd", "capfdbinary", "capteesys")
+"""pytest has one capture-fixture slot per process: tests using these always run alone."""
 
 
 class SettingError(ValueError):
@@ -24,7 +26,7 @@ class Settings:
     concurrency: int = DEFAULT_CONCURRENCY
     limits: Mapping[str, int] = field(default_factory=dict)
     per_worker: frozenset[str] = frozenset()
-    alone_fixtures: frozenset[str] = frozenset(DEFAULT_ALONE_FIXTURES)
+    alone_fixtures: frozenset[str] = frozenset(DEFAULT_ALONE_FIXTURES + CAPTURE_FIXTURES)
 
 
 def parse_positive_int(value: object, setting: str) -> int:
@@ -84,5 +86,5 @@ def build_settings(
         concurrency=concurrency,
         limits=parse_limits(limits_ini),
         per_worker=parse_names(per_worker_ini, "asyncgroup_per_worker"),
-        alone_fixtures=alone,
+        alone_fixtures=alone | frozenset(CAPTURE_FIXTURES),
     )

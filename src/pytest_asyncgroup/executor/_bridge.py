@@ -25,8 +25,8 @@ are seen by the coroutines it awaits, and by no other test.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Generator
+from typing import Any, Protocol, TypeVar
 
 from greenlet import getcurrent, greenlet
 
@@ -66,9 +66,26 @@ def _no_interruption() -> BaseException | None:
     return None
 
 
+class StepScope(Protocol):
+    """Process-wide state swapped in for each step of one test's code."""
+
+    def enter(self) -> None: ...
+
+    def exit(self) -> None: ...
+
+
+class _NoScope:
+    def enter(self) -> None:
+        pass
+
+    def exit(self) -> None:
+        pass
+
+
 async def run_in_greenlet(
     function: Callable[[], T],
     interruption: Callable[[], BaseException | None] = _no_interruption,
+    scope: StepScope | None = None,
 ) -> T:
     """Run ``function`` to completion, awaiting on its behalf whatever it hands over.
 
@@ -76,14 +93,22 @@ async def run_in_greenlet(
     its ``await_only``; if ``interruption()`` then names an exception (a stop, a
     timeout), that exception is thrown in instead and the task is un-cancelled,
     so the test's teardown may still await.
+
+    With a ``scope``, every step of the test's code (in the greenlet, or in an
+    awaitable it waits on) runs between ``scope.enter()`` and ``scope.exit()``.
     """
     __tracebackhide__ = True
+    step = scope or _NoScope()
     child = _TestGreenlet(function)
     child.gr_context = getcurrent().gr_context
-    value: Any = child.switch()
+    step.enter()
+    try:
+        value: Any = child.switch()
+    finally:
+        step.exit()
     while not child.dead:
         try:
-            result = await value
+            result = await (value if scope is None else _Scoped(value, scope))
         except BaseException as exc:  # every outcome goes back to the test's code
             thrown = exc
             if isinstance(exc, asyncio.CancelledError):
@@ -91,10 +116,50 @@ async def run_in_greenlet(
                 if replacement is not None:
                     _uncancel()
                     thrown = replacement
-            value = child.throw(type(thrown), thrown, thrown.__traceback__)
+            step.enter()
+            try:
+                value = child.throw(type(thrown), thrown, thrown.__traceback__)
+            finally:
+                step.exit()
         else:
-            value = child.switch(result)
+            step.enter()
+            try:
+                value = child.switch(result)
+            finally:
+                step.exit()
     return value  # type: ignore[no-any-return]
+
+
+class _Scoped:
+    """Awaits ``awaitable`` with ``scope`` entered for each of its steps."""
+
+    __slots__ = ("_awaitable", "_scope")
+
+    def __init__(self, awaitable: Awaitable[Any], scope: StepScope) -> None:
+        self._awaitable = awaitable
+        self._scope = scope
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        __tracebackhide__ = True
+        scope = self._scope
+        steps = self._awaitable.__await__()
+        sent: Any = None
+        error: BaseException | None = None
+        while True:
+            scope.enter()
+            try:
+                yielded = steps.send(sent) if error is None else steps.throw(error)
+            except StopIteration as stop:
+                return stop.value
+            finally:
+                scope.exit()
+            try:
+                sent, error = (yield yielded), None
+            except GeneratorExit:
+                steps.close()
+                raise
+            except BaseException as exc:  # delivered to the awaitable at its next step
+                sent, error = None, exc
 
 
 def _uncancel() -> None:

@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING
 
 from .. import _compat
 from ._bridge import await_only, in_bridge, run_in_greenlet
+from ._output import capture_for_this_test
 from ._setupstate import CollectorTree, TestSetupState, bind
+from ._warnings import WarningsState
 
 if TYPE_CHECKING:
     import pytest
@@ -58,9 +60,20 @@ async def run_test(
     record: TestRecord,
     tree: CollectorTree,
     before_leaving: Callable[[], None],
+    *,
+    alone: bool,
 ) -> TestRecord:
-    """Run ``item``'s protocol to the end on the running loop (in the caller's task)."""
+    """Run ``item``'s protocol to the end on the running loop (in the caller's task).
+
+    A test that overlaps others gets its own output capture and warnings state
+    (``_output.py``, ``_warnings.py``); one that runs ``alone`` keeps pytest's
+    process-wide ones, exactly as in a plain run.
+    """
     record.started = time.perf_counter()
+    scope = None
+    if not alone:
+        capture_for_this_test()
+        scope = WarningsState()
     undo_fixtures = _compat.isolate_function_fixtures(item)
     undo_methods = _compat.plain_function_methods(item)
 
@@ -76,7 +89,7 @@ async def run_test(
         item.ihook.pytest_runtest_protocol(item=item, nextitem=None)
 
     try:
-        await run_in_greenlet(protocol, lambda: record.interruption)
+        await run_in_greenlet(protocol, lambda: record.interruption, scope)
     finally:
         undo_methods()
         undo_fixtures()

@@ -36,6 +36,7 @@ from ._admission import Admission, Claim
 from ._bridge import await_only, run_in_greenlet
 from ._fixtures import FixtureLocks
 from ._item import TestRecord, run_test
+from ._output import per_test_output
 from ._setupstate import CollectorTree, SetupStateRouter
 
 OnDone = Callable[["pytest.Item", TestRecord], None]
@@ -164,7 +165,11 @@ class WorkerLoop:
                 self._tree.forget([running.item])
                 return None
             record = await run_test(
-                running.item, running.record, self._tree, lambda: self._before_leaving(running)
+                running.item,
+                running.record,
+                self._tree,
+                lambda: self._before_leaving(running),
+                alone=running.claim.alone,
             )
             self._report_done(running)
             return record
@@ -196,6 +201,7 @@ class WorkerLoop:
             patches.enter_context(_compat.setupstate_replaced(self._session, router))
             patches.enter_context(_compat.fixture_execute_wrapped(locks.execute))
             patches.enter_context(_compat.current_test_var_tolerant())
+            patches.enter_context(per_test_output(self._session.config))
             try:
                 await self._serve()
             finally:

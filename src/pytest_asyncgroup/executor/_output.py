@@ -1,0 +1,210 @@
+"""Each test's stdout, stderr and log records, while tests overlap.
+
+pytest captures process-wide: for each phase it swaps ``sys.stdout`` (or
+redirects fd 1), runs the phase, and reads what was written; log records go to
+one shared handler, reset per phase. With tests overlapping, every test would
+get what its neighbours wrote. So while the worker loop serves:
+
+- ``sys.stdout`` and ``sys.stderr`` are :class:`_StreamRouter` objects: a write
+  goes to the stream of the test whose context is current (a ContextVar set in
+  the test's task, so tasks it starts inherit it), or to the real stream when no
+  test is in a phase (hooks, the loop's own code);
+- a :class:`_LogRouter` on the root logger hands each record to the current
+  test's caplog and report handlers;
+- pytest's ``item_capture`` and ``_runtest_for`` (see ``_compat``) are shadowed
+  by versions that give each test its own streams and handlers, and add the
+  same report sections pytest adds ("Captured stdout call", "Captured log
+  setup", ...) from them.
+
+A test that runs alone in its worker (sync, ``serial``, a capture fixture) does
+not get a :class:`TestOutput`: pytest's own process-wide capture, fd level
+included, runs for it unchanged, since nothing overlaps it.
+
+Not captured per test: bytes written straight to file descriptors 1 and 2 by
+overlapping tests (subprocesses, C code); they reach the worker's own output.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from typing import Any
+
+import pytest
+
+from .. import _compat
+
+
+class TestOutput:
+    """Where one overlapping test's output goes during its current phase."""
+
+    __test__ = False
+    __slots__ = ("log_handlers", "streams")
+
+    def __init__(self) -> None:
+        self.streams: dict[str, Any] = {}
+        self.log_handlers: tuple[logging.Handler, ...] = ()
+
+
+_CURRENT: ContextVar[TestOutput | None] = ContextVar("asyncgroup_output", default=None)
+
+
+def capture_for_this_test() -> None:
+    """Give the calling task's test its own output (call in the test's task)."""
+    _CURRENT.set(TestOutput())
+
+
+class _StreamRouter:
+    """Stands in for ``sys.stdout``/``sys.stderr``: writes go to the current test."""
+
+    def __init__(self, name: str, fallback: Any) -> None:
+        self._name = name
+        self._fallback = fallback
+
+    def _target(self) -> Any:
+        output = _CURRENT.get()
+        if output is not None:
+            stream = output.streams.get(self._name)
+            if stream is not None:
+                return stream
+        return self._fallback
+
+    def write(self, text: str) -> int:
+        return int(self._target().write(text))
+
+    def writelines(self, lines: Any) -> None:
+        self._target().writelines(lines)
+
+    def flush(self) -> None:
+        self._target().flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._target(), name)
+
+
+class _StreamRouters:
+    def __init__(self) -> None:
+        self._routers = {
+            name: _StreamRouter(name, getattr(sys, name)) for name in ("stdout", "stderr")
+        }
+
+    def install(self) -> None:
+        for name, router in self._routers.items():
+            setattr(sys, name, router)
+
+    def uninstall(self) -> None:
+        for name, router in self._routers.items():
+            if getattr(sys, name) is router:
+                setattr(sys, name, router._fallback)
+
+    def fallback(self, name: str) -> Any:
+        return self._routers[name]._fallback
+
+
+class _LogRouter(logging.Handler):
+    """On the root logger: each record goes to the current test's handlers."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        output = _CURRENT.get()
+        if output is None:
+            return
+        for handler in output.log_handlers:
+            if record.levelno >= handler.level:
+                handler.handle(record)
+
+
+def _stream_capture(
+    original: Callable[[str, pytest.Item], Any], routers: _StreamRouters, tee: bool
+) -> Callable[[str, pytest.Item], Any]:
+    """``CaptureManager.item_capture`` for overlapping tests."""
+
+    @contextlib.contextmanager
+    def item_capture(when: str, item: pytest.Item) -> Iterator[None]:
+        output = _CURRENT.get()
+        if output is None:  # alone: pytest's process-wide capture, then our routers again
+            try:
+                with original(when, item):
+                    yield
+            finally:
+                routers.install()
+            return
+        for name in ("stdout", "stderr"):
+            output.streams[name] = _compat.memory_stream(routers.fallback(name) if tee else None)
+        try:
+            yield
+        finally:
+            streams, output.streams = output.streams, {}
+            for name in ("stdout", "stderr"):
+                item.add_report_section(when, name, streams[name].getvalue())
+
+    return item_capture
+
+
+def _log_capture(plugin: Any) -> _compat.MakeLogPhase:
+    """``LoggingPlugin._runtest_for`` for overlapping tests."""
+
+    def make(original: Callable[[pytest.Item, str], Any]) -> Callable[..., Iterator[None]]:
+        def runtest_for(item: pytest.Item, when: str) -> Iterator[None]:
+            output = _CURRENT.get()
+            if output is None:
+                with original(item, when):
+                    yield
+                return
+            caplog_handler = _compat.log_capture_handler(plugin.formatter, plugin.log_level)
+            report_handler = _compat.log_capture_handler(plugin.formatter, plugin.log_level)
+            _compat.store_caplog(item, when, caplog_handler)
+            output.log_handlers = (caplog_handler, report_handler)
+            try:
+                yield
+            finally:
+                output.log_handlers = ()
+                item.add_report_section(when, "log", report_handler.stream.getvalue().strip())
+
+        return runtest_for
+
+    return make
+
+
+@contextlib.contextmanager
+def per_test_output(config: pytest.Config) -> Iterator[None]:
+    """Route output and log records to the test that made them, while serving."""
+    with contextlib.ExitStack() as stack:
+        capman = _compat.capture_manager(config)
+        method = _compat.capture_method(config)
+        if capman is not None and method != "no":
+            routers = _StreamRouters()
+            routers.install()
+            stack.callback(routers.uninstall)
+            replacement = _stream_capture(capman.item_capture, routers, tee=method == "tee-sys")
+            stack.enter_context(_compat.method_replaced(capman, "item_capture", replacement))
+        plugin = _compat.logging_plugin(config)
+        if plugin is not None:
+            stack.enter_context(_attached(_LogRouter(), plugin.log_level))
+            stack.enter_context(_compat.log_phase_replaced(plugin, _log_capture(plugin)))
+        yield
+
+
+@contextlib.contextmanager
+def _attached(handler: logging.Handler, level: int | None) -> Iterator[None]:
+    """``handler`` on the root logger (and the level pytest would set per phase)."""
+    root = logging.getLogger()
+    # Like pytest's ``catching_logs``: non-propagating loggers never reach the root.
+    loggers = [root] + [
+        logger
+        for logger in root.manager.loggerDict.values()
+        if isinstance(logger, logging.Logger) and not logger.propagate
+    ]
+    for logger in loggers:
+        logger.addHandler(handler)
+    original_level = root.level
+    if level is not None:
+        root.setLevel(min(original_level, level))
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)
+        root.setLevel(original_level)
