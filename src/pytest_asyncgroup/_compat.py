@@ -292,17 +292,23 @@ def fixture_function_swapped(fixturedef: Any, function: Callable[..., Any]) -> I
 # pytest 8.3, 9.2 call it through the module global, so a replacement works.
 
 
-def _tolerant_update_current_test_var(item: pytest.Item, when: str | None) -> None:
-    if when:
-        os.environ["PYTEST_CURRENT_TEST"] = f"{item.nodeid} ({when})".replace("\x00", "(null)")
-    else:
-        os.environ.pop("PYTEST_CURRENT_TEST", None)
-
-
 @contextlib.contextmanager
-def current_test_var_tolerant() -> Iterator[None]:
+def current_test_var_tolerant(
+    on_phase: Callable[[pytest.Item, str | None], None] | None = None,
+) -> Iterator[None]:
+    """Set ``PYTEST_CURRENT_TEST`` tolerantly; tell ``on_phase`` each phase as it starts."""
+
+    def update(item: pytest.Item, when: str | None) -> None:
+        if when:
+            value = f"{item.nodeid} ({when})".replace("\x00", "(null)")
+            os.environ["PYTEST_CURRENT_TEST"] = value
+        else:
+            os.environ.pop("PYTEST_CURRENT_TEST", None)
+        if on_phase is not None:
+            on_phase(item, when)
+
     original = _runner._update_current_test_var
-    _runner._update_current_test_var = _tolerant_update_current_test_var
+    _runner._update_current_test_var = update
     try:
         yield
     finally:

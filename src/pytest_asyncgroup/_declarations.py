@@ -6,11 +6,13 @@ import pytest
 
 from . import _compat
 from ._keys import Declaration
-from ._markers import DeclarationError, parse_declaration
+from ._markers import DeclarationError, parse_declaration, parse_timeout
 from ._settings import Settings
 from .executor import Claim, is_async_test
 
 DECLARATION = pytest.StashKey[Declaration]()
+TIMEOUT = pytest.StashKey[float]()
+"""A test's ``@pytest.mark.timeout`` seconds, when it has one."""
 
 
 def declare_all(items: list[pytest.Item]) -> list[str]:
@@ -27,6 +29,9 @@ def declare_all(items: list[pytest.Item]) -> list[str]:
             item.stash[DECLARATION] = parse_declaration(
                 item.iter_markers("resource"), item.iter_markers("serial"), hook_keys
             )
+            seconds = parse_timeout(item.get_closest_marker("timeout"))
+            if seconds is not None:
+                item.stash[TIMEOUT] = seconds
         except DeclarationError as exc:
             problems.append(f"{item.nodeid}: {exc}")
     return problems
@@ -35,8 +40,7 @@ def declare_all(items: list[pytest.Item]) -> list[str]:
 def declarations_error(problems: list[str]) -> pytest.UsageError:
     """The error that stops the run before anything runs, naming each test."""
     return pytest.UsageError(
-        "pytest-asyncgroup: malformed resource declarations, nothing was run:\n  "
-        + "\n  ".join(problems)
+        "pytest-asyncgroup: malformed markers, nothing was run:\n  " + "\n  ".join(problems)
     )
 
 
@@ -61,3 +65,9 @@ def claim_of(item: pytest.Item, settings: Settings) -> Claim:
         or not settings.alone_fixtures.isdisjoint(_compat.fixture_names(item))
     )
     return Claim(shared=declaration.shared, exclusive=declaration.exclusive, alone=alone)
+
+
+def timeout_of(item: pytest.Item, settings: Settings) -> float | None:
+    """Seconds after which ``item`` is cancelled: its mark, else ``--timeout``; None: never."""
+    seconds = item.stash.get(TIMEOUT, settings.timeout)
+    return seconds if seconds else None

@@ -1,4 +1,4 @@
-"""Parsing of ``@pytest.mark.resource`` and ``@pytest.mark.serial``.
+"""Parsing of ``@pytest.mark.resource``, ``serial`` and ``timeout``.
 
 Marker arguments are bound to real Python signatures (the two functions below),
 so the documented signature and the parser cannot drift apart. Nothing here
@@ -38,8 +38,44 @@ def serial() -> None:
     """serial(): the test runs while no other test runs, on any worker."""
 
 
+def timeout(
+    timeout: float,
+    method: str | None = None,
+    func_only: bool | None = None,
+    disable_debugger_detection: bool | None = None,
+) -> None:
+    """timeout(seconds): cancel the test (setup, call and teardown) after this long.
+
+    pytest-timeout's marker; its other arguments are accepted and ignored for
+    tests that overlap others (their task is cancelled; see the README).
+    """
+
+
 _RESOURCE = inspect.signature(resource)
 _SERIAL = inspect.signature(serial)
+_TIMEOUT = inspect.signature(timeout)
+
+
+def seconds(value: object, where: str) -> float:
+    """A timeout in seconds (``0`` means none), or an error naming ``where``."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        number = -1.0
+    if isinstance(value, bool) or not number >= 0:
+        raise DeclarationError(f"{where}: expected a number of seconds >= 0, got {value!r}")
+    return number
+
+
+def parse_timeout(mark: MarkLike | None) -> float | None:
+    """The seconds of a test's closest ``timeout`` mark; None without one."""
+    if mark is None:
+        return None
+    try:
+        bound = _TIMEOUT.bind(*mark.args, **mark.kwargs)
+    except TypeError as exc:
+        raise DeclarationError(f"@pytest.mark.timeout: {exc}") from None
+    return seconds(bound.arguments["timeout"], "@pytest.mark.timeout")
 
 
 def check_key(key: object, where: str) -> str:

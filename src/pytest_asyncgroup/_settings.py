@@ -27,6 +27,10 @@ class Settings:
     limits: Mapping[str, int] = field(default_factory=dict)
     per_worker: frozenset[str] = frozenset()
     alone_fixtures: frozenset[str] = frozenset(DEFAULT_ALONE_FIXTURES + CAPTURE_FIXTURES)
+    timeout: float = 0.0
+    """Seconds for tests without a ``timeout`` mark (``--timeout``); 0: none."""
+    pytest_timeout_for_alone: bool = False
+    """pytest-timeout is active: it times tests that run alone, by its own method."""
 
 
 def parse_positive_int(value: object, setting: str) -> int:
@@ -62,6 +66,26 @@ def parse_names(entries: Iterable[str], setting: str) -> frozenset[str]:
     return names
 
 
+def parse_seconds(value: object, setting: str) -> float:
+    """A number of seconds >= 0 (0: no timeout), or a :class:`SettingError`."""
+    text = str(value).strip()
+    try:
+        number = float(text)
+    except ValueError:
+        number = -1.0
+    if not number >= 0:
+        raise SettingError(f"{setting}: {text!r} is not a number of seconds >= 0")
+    return number
+
+
+def parse_timeout(sources: Iterable[tuple[object, str]]) -> float:
+    """The first given of ``(value, setting)`` pairs, as seconds; 0 when none is."""
+    for value, setting in sources:
+        if value is not None and str(value).strip():
+            return parse_seconds(value, setting)
+    return 0.0
+
+
 def build_settings(
     *,
     concurrency_option: object | None,
@@ -69,6 +93,8 @@ def build_settings(
     limits_ini: Iterable[str],
     per_worker_ini: Iterable[str],
     alone_fixtures_ini: Iterable[str] | None,
+    timeout_sources: Iterable[tuple[object, str]] = (),
+    pytest_timeout_active: bool = False,
 ) -> Settings:
     """Settings from raw option and ini values; the option wins over the ini."""
     if concurrency_option is not None:
@@ -87,4 +113,6 @@ def build_settings(
         limits=parse_limits(limits_ini),
         per_worker=parse_names(per_worker_ini, "asyncgroup_per_worker"),
         alone_fixtures=alone | frozenset(CAPTURE_FIXTURES),
+        timeout=parse_timeout(timeout_sources),
+        pytest_timeout_for_alone=pytest_timeout_active,
     )

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from ._declarations import claim_of
+from ._declarations import claim_of, timeout_of
 from ._settings import Settings
 from ._stopping import FirstStop
 from .executor import OnDone, WorkerLoop
@@ -20,6 +20,9 @@ def new_worker_loop(
         session,
         lambda item: claim_of(item, settings),
         concurrency=settings.concurrency,
+        timeout_of=lambda item, alone: (
+            None if alone and settings.pytest_timeout_for_alone else timeout_of(item, settings)
+        ),
         limits=dict(settings.limits),
         on_done=on_done,
     )

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from . import _compat, hookspecs
+from . import _compat, _timeouts, hookspecs
 from ._controller import ControllerRun
 from ._declarations import declarations_error, declare_all
 from ._history import DurationsRecorder
@@ -73,7 +73,12 @@ def pytest_plugin_registered(plugin: object, manager: pytest.PytestPluginManager
         _compat.add_dist_choice(parser)
 
 
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser) -> None:
+    _timeouts.add_options_if_missing(early_config, parser)
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    _timeouts.configure(config)
     config.addinivalue_line(
         "markers",
         "resource(*keys, exclusive=False): the test holds these resource keys "
@@ -107,6 +112,8 @@ def _settings(config: pytest.Config) -> Settings:
             limits_ini=config.getini("asyncgroup_limits"),
             per_worker_ini=config.getini("asyncgroup_per_worker"),
             alone_fixtures_ini=config.getini("asyncgroup_alone_fixtures"),
+            timeout_sources=_timeouts.sources(config),
+            pytest_timeout_active=_timeouts.pytest_timeout_active(config),
         )
     except SettingError as exc:
         raise pytest.UsageError(f"pytest-asyncgroup: {exc}") from None
@@ -116,6 +123,8 @@ def _settings(config: pytest.Config) -> Settings:
 def _start(config: pytest.Config, role: str, plugin: object) -> None:
     config.stash[ROLE] = role
     config.pluginmanager.register(plugin, f"asyncgroup-{role}")
+    if role != "controller" and _timeouts.pytest_timeout_active(config):
+        config.pluginmanager.register(_timeouts.PytestTimeoutHandOver(), "asyncgroup-timeout")
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -9,6 +9,7 @@ from ._bridge import await_only, in_bridge
 from ._fixtures import async_fixture_as_sync
 from ._item import TestRecord, call_async_test, is_async_test
 from ._loop import OnDone, WorkerLoop
+from ._output import in_overlapping_test
 
 __all__ = [
     "Admission",
@@ -20,5 +21,6 @@ __all__ = [
     "await_only",
     "call_async_test",
     "in_bridge",
+    "in_overlapping_test",
     "is_async_test",
 ]

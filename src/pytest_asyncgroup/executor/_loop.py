@@ -13,6 +13,9 @@ as the rules allow (see ``_admission.py``):
 3. *Stop.* When the run stops (``-x``, ``--maxfail``, :meth:`stop`), tests not yet
    started are dropped, and tests in flight are cancelled at their next await
    and reported failed with the reason; teardowns run to the end.
+   *Timeout.* A test with a timeout is cancelled the same way when it expires,
+   in whatever phase it is (setup, call or teardown); if it is still running
+   after as long again (a teardown that hangs too), it is cancelled once more.
 4. *Hold.* While the loop is open (an xdist worker expecting more work), the
    last test to finish keeps its collectors (session and module fixtures) live:
    it reports itself done, then waits in its teardown until more tests arrive
@@ -40,6 +43,8 @@ from ._output import per_test_output
 from ._setupstate import CollectorTree, SetupStateRouter
 
 OnDone = Callable[["pytest.Item", TestRecord], None]
+TimeoutOf = Callable[["pytest.Item", bool], "float | None"]
+"""Seconds after which a test (running alone or not) is cancelled; None: never."""
 
 
 class _Batches:
@@ -64,6 +69,8 @@ class _Running:
     claim: Claim
     record: TestRecord
     done_reported: bool = False
+    timer: asyncio.TimerHandle | None = None
+    timeouts: int = 0
 
 
 class WorkerLoop:
@@ -77,8 +84,11 @@ class WorkerLoop:
         concurrency: int,
         limits: dict[str, int] | None = None,
         on_done: OnDone | None = None,
+        timeout_of: TimeoutOf | None = None,
     ) -> None:
         self._session = session
+        self._timeout_of = timeout_of
+        self._phases: dict[pytest.Item, str] = {}
         self._claim_of = claim_of
         self._on_done = on_done
         self.admission = Admission(concurrency=concurrency, limits=dict(limits or {}))
@@ -152,6 +162,39 @@ class WorkerLoop:
             running = _Running(item, claim, TestRecord(item.nodeid))
             task = asyncio.get_running_loop().create_task(self._run(running))
             self._running[task] = running
+            self._arm_timeout(task, running)
+
+    def _arm_timeout(self, task: asyncio.Task[TestRecord | None], running: _Running) -> None:
+        seconds = self._timeout_of(running.item, running.claim.alone) if self._timeout_of else None
+        if seconds:
+            running.timer = asyncio.get_running_loop().call_later(
+                seconds, self._time_out, task, running, seconds
+            )
+
+    def _time_out(
+        self, task: asyncio.Task[TestRecord | None], running: _Running, seconds: float
+    ) -> None:
+        """Rule 3's timeout: cancel the test in whatever phase it is."""
+        if task.done():
+            return
+        phase = self._phases.get(running.item, "setup")
+        running.record.interruption = pytest.fail.Exception(
+            f"Timeout (>{seconds:g}s) during {phase}: pytest-asyncgroup cancelled the test",
+            pytrace=False,
+        )
+        running.timeouts += 1
+        running.timer = None
+        task.cancel()
+        if running.timeouts == 1:  # its teardown gets as long again
+            running.timer = asyncio.get_running_loop().call_later(
+                seconds, self._time_out, task, running, seconds
+            )
+
+    def _on_phase(self, item: pytest.Item, when: str | None) -> None:
+        if when:
+            self._phases[item] = when
+        else:
+            self._phases.pop(item, None)
 
     def _queue(self, batch: int) -> Iterator[tuple[pytest.Item, Claim]]:
         for item, (number, claim) in self._waiting.items():
@@ -174,6 +217,9 @@ class WorkerLoop:
             self._report_done(running)
             return record
         finally:
+            if running.timer is not None:
+                running.timer.cancel()
+            self._phases.pop(running.item, None)
             self.admission.release(running.claim)
             self._wake()
 
@@ -187,6 +233,9 @@ class WorkerLoop:
         """In the test's teardown, before it leaves its collectors (rule 4)."""
         self._drop_waiting_if_stopping()
         while not (self._closed or self._stopping()) and self._tree.is_last_user(running.item):
+            if running.timer is not None:  # waiting for more work is not the test's time
+                running.timer.cancel()
+                running.timer = None
             self._report_done(running)
             self._news = asyncio.get_running_loop().create_future()
             await_only(self._news)
@@ -200,7 +249,7 @@ class WorkerLoop:
         with contextlib.ExitStack() as patches:
             patches.enter_context(_compat.setupstate_replaced(self._session, router))
             patches.enter_context(_compat.fixture_execute_wrapped(locks.execute))
-            patches.enter_context(_compat.current_test_var_tolerant())
+            patches.enter_context(_compat.current_test_var_tolerant(self._on_phase))
             patches.enter_context(per_test_output(self._session.config))
             try:
                 await self._serve()

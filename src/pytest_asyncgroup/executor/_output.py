@@ -57,6 +57,11 @@ def capture_for_this_test() -> None:
     _CURRENT.set(TestOutput())
 
 
+def in_overlapping_test() -> bool:
+    """Whether the caller runs in a test that may overlap others (not alone)."""
+    return _CURRENT.get() is not None
+
+
 class _StreamRouter:
     """Stands in for ``sys.stdout``/``sys.stderr``: writes go to the current test."""
 
