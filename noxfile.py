@@ -19,11 +19,12 @@ if _pyenv.is_dir() and "PYENV_VERSION" not in os.environ:
         sorted(p.name for p in _pyenv.iterdir() if p.name.startswith("3."))
     )
 
-# The oldest supported pytest/xdist, without pytest-asyncio (1.x needs pytest 8.4),
-# and the newest, with it: both ends of the support range, with and without it.
+# The oldest supported pytest/xdist, without pytest-asyncio (1.x needs pytest 8.4)
+# or pytest-timeout, and the newest, with them: both ends of the support range,
+# with and without the plugins we honour.
 DEPENDENCIES = {
     "oldest": ["pytest==8.3.5", "pytest-xdist==3.6.1", "execnet==2.1.1", "hypothesis"],
-    "newest": ["pytest", "pytest-xdist", "hypothesis", "pytest-asyncio"],
+    "newest": ["pytest", "pytest-xdist", "hypothesis", "pytest-asyncio", "pytest-timeout"],
 }
 
 
@@ -49,6 +50,13 @@ def types(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def bench(session: nox.Session) -> None:
+    """The engine and xdist benchmarks, then the comparison with other runners (all scenarios).
+
+    The comparison makes its own pinned environment per runner under
+    ``benchmarks/.work/venvs`` and writes ``benchmarks/results/``; arguments after
+    ``--`` go to it (``nox -s bench -- --quick``, ``-- --scenario io --rounds 5``).
+    """
     session.install("-e", ".", "pytest-asyncio")
     session.run("python", "benchmarks/engine.py")
     session.run("python", "benchmarks/xdist.py")
+    session.run("python", "benchmarks/compare.py", *(session.posargs or ["--scenario", "all"]))

@@ -54,6 +54,17 @@ def sync_span(name, **extra):
 """
 
 
+@pytest.fixture(autouse=True)
+def _inner_runs_keep_their_order(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pytest-randomly, when installed, would shuffle every inner suite; only the
+    test of our compatibility with it turns it back on."""
+    if "pytester" in request.fixturenames:
+        request.getfixturevalue("pytester")  # it clears PYTEST_ADDOPTS when created
+        monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:randomly")
+
+
 @pytest.fixture
 def suite(pytester: pytest.Pytester) -> pytest.Pytester:
     """A pytester dir whose tests can ``from recorder import span, waiting, log``."""
