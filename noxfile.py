@@ -24,7 +24,16 @@ if _pyenv.is_dir() and "PYENV_VERSION" not in os.environ:
 # with and without the plugins we honour.
 DEPENDENCIES = {
     "oldest": ["pytest==8.3.5", "pytest-xdist==3.6.1", "execnet==2.1.1", "hypothesis"],
-    "newest": ["pytest", "pytest-xdist", "hypothesis", "pytest-asyncio", "pytest-timeout"],
+    "newest": [
+        "pytest",
+        "pytest-xdist",
+        "hypothesis",
+        "pytest-asyncio",
+        "pytest-timeout",
+        "pytest-rerunfailures",
+        "pytest-cov",
+        "pytest-randomly",
+    ],
 }
 
 

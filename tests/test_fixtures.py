@@ -345,24 +345,37 @@ def test_sync_and_async_generator_fixtures_clean_up(suite: pytest.Pytester) -> N
     suite.runpytest(DIST).assert_outcomes(passed=2)
 
 
-def test_contextvars_set_by_fixtures_stay_with_their_test(suite: pytest.Pytester) -> None:
+@pytest.mark.parametrize("mode", [[], ["-n", "2"]], ids=["one-process", "n2"])
+def test_contextvars_set_by_fixtures_stay_with_their_test(
+    suite: pytest.Pytester, mode: list[str]
+) -> None:
     suite.makepyfile(
         """
         import asyncio, contextvars
         import pytest
 
         current = contextvars.ContextVar("current")
+        current_async = contextvars.ContextVar("current_async")
 
         @pytest.fixture
         def who(request):
             token = current.set(request.node.name)
             yield
-            current.reset(token)
+            current.reset(token)  # raises if another test's context is current
+
+        @pytest.fixture
+        async def who_async(request):
+            token = current_async.set(request.node.name)
+            await asyncio.sleep(0.02)
+            yield
+            await asyncio.sleep(0.02)
+            assert current_async.get() == request.node.name
+            current_async.reset(token)
 
         @pytest.mark.parametrize("i", range(10))
-        async def test_sees_its_own(who, request, i):
+        async def test_sees_its_own(who, who_async, request, i):
             await asyncio.sleep(0.02)
-            assert current.get() == request.node.name
+            assert current.get() == current_async.get() == request.node.name
         """
     )
-    suite.runpytest(DIST).assert_outcomes(passed=10)
+    suite.runpytest(DIST, *mode).assert_outcomes(passed=10)

@@ -414,3 +414,25 @@ def log_phase_replaced(plugin: Any, make: MakeLogPhase) -> contextlib.AbstractCo
     if inspect.isgeneratorfunction(type(plugin)._runtest_for):  # pytest 8.3
         return method_replaced(plugin, "_runtest_for", make(contextlib.contextmanager(original)))
     return method_replaced(plugin, "_runtest_for", contextlib.contextmanager(make(original)))
+
+
+# --- --sw (stepwise) ------------------------------------------------------------
+# The stepwise plugin ("stepwiseplugin") records the last failing test and stops
+# the session. Tests we then cancel fail too, and each would overwrite it: the
+# next ``--sw`` run would start from a cancelled test, not from the failure.
+# pytest 8.3 keeps it in ``StepwisePlugin.lastfailed``, pytest 9.x in
+# ``StepwisePlugin.cached_info.last_failed``. Checked: pytest 8.3.5, 9.2.0.
+
+
+def stepwise_pin(config: pytest.Config) -> Callable[[], None] | None:
+    """Remember stepwise's last failure now; the returned function puts it back."""
+    plugin = config.pluginmanager.get_plugin("stepwiseplugin")
+    if plugin is None:
+        return None
+    holder, name = (
+        (plugin.cached_info, "last_failed")
+        if hasattr(plugin, "cached_info")
+        else (plugin, "lastfailed")
+    )
+    value = getattr(holder, name)
+    return lambda: setattr(holder, name, value)
