@@ -436,3 +436,14 @@ def stepwise_pin(config: pytest.Config) -> Callable[[], None] | None:
     )
     value = getattr(holder, name)
     return lambda: setattr(holder, name, value)
+
+
+# --- which worker a report came from ----------------------------------------------
+# xdist's worker adds ``worker_id`` ("gw0") to each serialized report, and the
+# controller's unserialized report keeps it as an attribute. Checked: xdist 3.6.1,
+# 3.8.0.
+
+
+def report_worker(report: pytest.TestReport) -> str:
+    """``gw0``... for a report from an xdist worker, ``main`` in one process."""
+    return str(getattr(report, "worker_id", None) or "main")

@@ -55,6 +55,11 @@ class ControllerRun:
         )
         return self.scheduler
 
+    def keyed_groups(self) -> int:
+        """Groups of tests sharing keys in the plan (for the summary)."""
+        plan = self.scheduler.plan if self.scheduler is not None else None
+        return sum(1 for placement in plan or () if placement.group.keys)
+
     def _receive_collection(self, node: WorkerController) -> Collection:
         channel = self._channels[node]
         try:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import pytest
 
+from ._observer import held_seconds
+
 CACHE_KEY = "asyncgroup/durations"
 
 
@@ -36,9 +38,9 @@ class DurationsRecorder:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when in ("setup", "call", "teardown"):
-            self.durations[report.nodeid] = self.durations.get(report.nodeid, 0.0) + float(
-                report.duration
-            )
+            # A worker's last test waits in its teardown for more work: not its time.
+            own = float(report.duration) - held_seconds(report)
+            self.durations[report.nodeid] = self.durations.get(report.nodeid, 0.0) + own
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         cache = getattr(session.config, "cache", None)

@@ -24,7 +24,8 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from ._grouping import Group
+from ._grouping import Group, group_tests
+from ._keys import Declaration
 
 TestId = TypeVar("TestId", bound=Hashable)
 
@@ -63,3 +64,43 @@ def place(
         loads[worker] += estimate
         chosen[position] = (estimate, worker)
     return [Placement(group, *chosen[position]) for _, position, group in sized]
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """Where every test goes: groups placed on workers, and the serial tests."""
+
+    placements: list[Placement[int]]
+    serial: list[int]
+    """Indices of ``serial`` tests: held until all else is done, then run alone."""
+
+    def per_worker(self, workers: int) -> list[list[int]]:
+        """Each worker position's test indices, in collection order."""
+        assigned: list[list[int]] = [[] for _ in range(workers)]
+        for placement in self.placements:
+            assigned[placement.worker].extend(placement.group.tests)
+        return [sorted(indices) for indices in assigned]
+
+
+def plan_run(
+    declarations: Sequence[Declaration],
+    history: Mapping[int, float],
+    per_worker_keys: Iterable[str],
+    workers: int,
+) -> RunPlan:
+    """The plan for tests ``0..n-1`` (collection indices) with their declarations.
+
+    ``history`` maps a test's index to its duration in the previous run. Both the
+    scheduler and ``--asyncgroup-plan`` call this, so they show the same plan.
+    """
+    serial = [i for i, declaration in enumerate(declarations) if declaration.serial]
+    skip = set(serial)
+    keys = {i: d.keys for i, d in enumerate(declarations) if i not in skip}
+    groups = group_tests(keys, frozenset(per_worker_keys))
+    return RunPlan(place(groups, workers, estimate_tests(keys, history)), serial)
+
+
+def keyed_groups(declarations: Sequence[Declaration], per_worker_keys: Iterable[str]) -> int:
+    """How many groups of tests sharing keys there are (serial tests excluded)."""
+    keys = {i: d.keys for i, d in enumerate(declarations) if not d.serial}
+    return sum(1 for group in group_tests(keys, frozenset(per_worker_keys)) if group.keys)

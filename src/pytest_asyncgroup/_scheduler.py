@@ -33,9 +33,8 @@ import pytest
 
 from . import _compat
 from ._declarations import declarations_error
-from ._grouping import group_tests
 from ._keys import Declaration
-from ._plan import Placement, estimate_tests, place
+from ._plan import Placement, plan_run
 from ._protocol import STOP_COMMAND, Collection
 from ._settings import Settings
 
@@ -203,22 +202,16 @@ class AsyncGroupScheduling:
         workers = sorted(self._usable_nodes(), key=worker_order)
         if not workers:
             return
-        declarations = self.declarations
-        self._serial = [i for i, d in enumerate(declarations) if d.serial]
-        serial = set(self._serial)
-        keys = {i: d.keys for i, d in enumerate(declarations) if i not in serial}
-        groups = group_tests(keys, self.settings.per_worker)
         history = {
             i: self._history[nodeid]
             for i, nodeid in enumerate(self.collection)
             if nodeid in self._history
         }
-        self.plan = place(groups, len(workers), estimate_tests(keys, history))
-        per_worker: list[list[int]] = [[] for _ in workers]
-        for placement in self.plan:
-            per_worker[placement.worker].extend(placement.group.tests)
-        for node, indices in zip(workers, per_worker, strict=True):
-            self._send(node, sorted(indices))
+        run_plan = plan_run(self.declarations, history, self.settings.per_worker, len(workers))
+        self.plan = run_plan.placements
+        self._serial = run_plan.serial
+        for node, indices in zip(workers, run_plan.per_worker(len(workers)), strict=True):
+            self._send(node, indices)
 
     def _send(self, node: WorkerController, indices: list[int]) -> None:
         if indices:

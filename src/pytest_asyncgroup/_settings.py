@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 DEFAULT_CONCURRENCY = 64
+DEFAULT_BLOCK_THRESHOLD = 0.1  # seconds; asyncio's debug mode warns from 0.1 s too
 DEFAULT_ALONE_FIXTURES = ("monkeypatch", "mocker")
 CAPTURE_FIXTURES = ("capsys", "capsysbinary", "capfd", "capfdbinary", "capteesys")
 """pytest has one capture-fixture slot per process: tests using these always run alone."""
@@ -29,6 +30,8 @@ class Settings:
     alone_fixtures: frozenset[str] = frozenset(DEFAULT_ALONE_FIXTURES + CAPTURE_FIXTURES)
     timeout: float = 0.0
     """Seconds for tests without a ``timeout`` mark (``--timeout``); 0: none."""
+    block_threshold: float = DEFAULT_BLOCK_THRESHOLD
+    """A test whose code holds the loop longer than this is named in the summary."""
     pytest_timeout_for_alone: bool = False
     """pytest-timeout is active: it times tests that run alone, by its own method."""
 
@@ -95,6 +98,7 @@ def build_settings(
     alone_fixtures_ini: Iterable[str] | None,
     timeout_sources: Iterable[tuple[object, str]] = (),
     pytest_timeout_active: bool = False,
+    block_threshold_ini: str = "",
 ) -> Settings:
     """Settings from raw option and ini values; the option wins over the ini."""
     if concurrency_option is not None:
@@ -115,4 +119,9 @@ def build_settings(
         alone_fixtures=alone | frozenset(CAPTURE_FIXTURES),
         timeout=parse_timeout(timeout_sources),
         pytest_timeout_for_alone=pytest_timeout_active,
+        block_threshold=(
+            parse_seconds(block_threshold_ini, "asyncgroup_block_threshold")
+            if block_threshold_ini.strip()
+            else DEFAULT_BLOCK_THRESHOLD
+        ),
     )

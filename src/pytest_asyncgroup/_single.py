@@ -6,7 +6,8 @@ import asyncio
 
 import pytest
 
-from ._declarations import claim_of, timeout_of
+from ._declarations import claim_of, declaration_of, timeout_of
+from ._plan import keyed_groups
 from ._settings import Settings
 from ._stopping import FirstStop
 from .executor import OnDone, WorkerLoop
@@ -62,6 +63,11 @@ class OneProcessRun:
     def pytest_runtest_logreport(self) -> None:
         if self._session is not None:
             self._first_stop.check(self._session)
+
+    def keyed_groups(self) -> int:
+        """Groups of tests sharing keys in this run (for the summary)."""
+        items = self._session.items if self._session is not None else []
+        return keyed_groups([declaration_of(i) for i in items], self.settings.per_worker)
 
     def _stop(self, reason: str) -> None:
         if self.loop is not None:

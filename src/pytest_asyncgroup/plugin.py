@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
 import pytest
@@ -11,9 +11,12 @@ from . import _compat, _timeouts, hookspecs
 from ._controller import ControllerRun
 from ._declarations import declarations_error, declare_all
 from ._history import DurationsRecorder
+from ._observer import RecordAttacher, RunObserver
+from ._plan_only import PlanOnly
 from ._protocol import SIDE_CHANNEL
 from ._settings import (
     DEFAULT_ALONE_FIXTURES,
+    DEFAULT_BLOCK_THRESHOLD,
     DEFAULT_CONCURRENCY,
     SettingError,
     Settings,
@@ -57,6 +60,26 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
         default=[],
         help="keys every worker has its own copy of: they join no groups",
     )
+    group.addoption(
+        "--asyncgroup-timeline",
+        dest="asyncgroup_timeline",
+        default=None,
+        metavar="PATH",
+        help="write a Chrome trace (Perfetto, chrome://tracing) of the run to PATH",
+    )
+    group.addoption(
+        "--asyncgroup-plan",
+        dest="asyncgroup_plan",
+        action="store_true",
+        default=False,
+        help="print the groups and the worker each would go to, then exit without running",
+    )
+    parser.addini(
+        "asyncgroup_block_threshold",
+        default="",
+        help=f"seconds a test's code may hold the event loop before the summary names it "
+        f"(default {DEFAULT_BLOCK_THRESHOLD})",
+    )
     parser.addini(
         "asyncgroup_alone_fixtures",
         type="args",
@@ -95,13 +118,32 @@ def pytest_configure(config: pytest.Config) -> None:
     if _compat.requested_dist(config) != _compat.DIST_MODE:
         return
     settings = _settings(config)
+    distributed = config.getoption("dist") == _compat.DIST_MODE and bool(config.getoption("tx"))
+    if config.getoption("asyncgroup_plan"):
+        names = [f"gw{i}" for i in range(_compat.worker_count(config))] if distributed else []
+        config.option.dist = "no"  # xdist's own pytest_configure (trylast) starts no workers
+        _start(config, "plan", PlanOnly(settings, names or ["main"]))
+        return
     config.pluginmanager.register(DurationsRecorder(), "asyncgroup-durations")
     # xdist starts workers when --dist is not "no" and there are --tx specs (-n N
     # makes them); -n 0 sets --dist=no, leaving us in one process.
-    if config.getoption("dist") == _compat.DIST_MODE and config.getoption("tx"):
-        _start(config, "controller", ControllerRun(config, settings))
+    if distributed:
+        controller = ControllerRun(config, settings)
+        _start(config, "controller", controller)
+        _observe(config, settings, controller.keyed_groups)
     else:
-        _start(config, "one-process", OneProcessRun(settings))
+        single = OneProcessRun(settings)
+        _start(config, "one-process", single)
+        _observe(config, settings, single.keyed_groups)
+
+
+def _observe(config: pytest.Config, settings: Settings, groups: Callable[[], int]) -> None:
+    observer = RunObserver(
+        groups=groups,
+        block_threshold=settings.block_threshold,
+        timeline=config.getoption("asyncgroup_timeline"),
+    )
+    config.pluginmanager.register(observer, "asyncgroup-observer")
 
 
 def _settings(config: pytest.Config) -> Settings:
@@ -114,6 +156,7 @@ def _settings(config: pytest.Config) -> Settings:
             alone_fixtures_ini=config.getini("asyncgroup_alone_fixtures"),
             timeout_sources=_timeouts.sources(config),
             pytest_timeout_active=_timeouts.pytest_timeout_active(config),
+            block_threshold_ini=str(config.getini("asyncgroup_block_threshold")),
         )
     except SettingError as exc:
         raise pytest.UsageError(f"pytest-asyncgroup: {exc}") from None
@@ -123,8 +166,11 @@ def _settings(config: pytest.Config) -> Settings:
 def _start(config: pytest.Config, role: str, plugin: object) -> None:
     config.stash[ROLE] = role
     config.pluginmanager.register(plugin, f"asyncgroup-{role}")
-    if role != "controller" and _timeouts.pytest_timeout_active(config):
-        config.pluginmanager.register(_timeouts.PytestTimeoutHandOver(), "asyncgroup-timeout")
+    if role in ("worker", "one-process"):
+        config.pluginmanager.register(RecordAttacher(), "asyncgroup-records")
+        if _timeouts.pytest_timeout_active(config):
+            handover = _timeouts.PytestTimeoutHandOver()
+            config.pluginmanager.register(handover, "asyncgroup-timeout")
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -7,11 +7,12 @@ Nothing here knows whether xdist is running; a driver submits tests to a
 from ._admission import Admission, Claim
 from ._bridge import await_only, in_bridge
 from ._fixtures import async_fixture_as_sync
-from ._item import TestRecord, call_async_test, is_async_test
+from ._item import RECORD, TestRecord, call_async_test, is_async_test
 from ._loop import OnDone, WorkerLoop
 from ._output import in_overlapping_test
 
 __all__ = [
+    "RECORD",
     "Admission",
     "Claim",
     "OnDone",

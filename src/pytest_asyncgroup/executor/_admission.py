@@ -29,7 +29,7 @@ Worked example with ``limits={"db": 2}``::
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -101,8 +101,16 @@ class Admission:
         for key in claim.shared | claim.exclusive:
             self._holders[key] -= 1
 
-    def admit(self, queue: Iterable[tuple[T, Claim]]) -> list[T]:
-        """Hold and return the waiting entries that may start now, in queue order."""
+    def admit(
+        self,
+        queue: Iterable[tuple[T, Claim]],
+        on_key_wait: Callable[[T, str], None] | None = None,
+    ) -> list[T]:
+        """Hold and return the waiting entries that may start now, in queue order.
+
+        ``on_key_wait(entry, key)`` hears of each entry held back by a key (held
+        by others, at its limit, or reserved by an earlier waiting claim).
+        """
         started: list[T] = []
         reserved_for_all: set[str] = set()  # keys a waiting claim wants exclusively
         reserved_for_shared: set[str] = set()  # keys a waiting claim wants shared
@@ -116,6 +124,23 @@ class Admission:
                 self.hold(claim)
                 started.append(entry)
             elif not claim.alone:
+                if on_key_wait is not None:
+                    key = self._blocking_key(claim, reserved_for_all, reserved_for_shared)
+                    if key is not None:
+                        on_key_wait(entry, key)
                 reserved_for_all |= claim.exclusive
                 reserved_for_shared |= claim.shared
         return started
+
+    def _blocking_key(
+        self, claim: Claim, reserved_for_all: set[str], reserved_for_shared: set[str]
+    ) -> str | None:
+        for key in sorted(claim.exclusive):
+            if self._holders.get(key, 0) or key in reserved_for_all | reserved_for_shared:
+                return key
+        for key in sorted(claim.shared):
+            limit = self.limits.get(key)
+            full = limit is not None and self._holders.get(key, 0) >= limit
+            if key in self._exclusive or key in reserved_for_all or full:
+                return key
+        return None

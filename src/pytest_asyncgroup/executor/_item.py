@@ -12,16 +12,14 @@ import inspect
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+
+import pytest
 
 from .. import _compat
 from ._bridge import await_only, in_bridge, run_in_greenlet
 from ._output import capture_for_this_test
 from ._setupstate import CollectorTree, TestSetupState, bind
 from ._warnings import WarningsState
-
-if TYPE_CHECKING:
-    import pytest
 
 
 @dataclass
@@ -35,7 +33,39 @@ class TestRecord:
     finished: float = field(default=0.0)
     tearing_down: bool = False
     interruption: BaseException | None = None
-    """Set by the worker loop before cancelling the test's task (a stop)."""
+    """Set by the worker loop before cancelling the test's task (a stop, a timeout)."""
+    waits: list[tuple[str, float, float]] = field(default_factory=list)
+    """``(key, start, end)`` in ``time.time()``: waiting for a resource key to start."""
+    held: tuple[float, float] | None = None
+    """``(start, end)`` in ``time.time()``: the worker's last test waiting for more work."""
+    blocked: float = 0.0
+    """The longest this test's code ran without yielding to the loop, in seconds."""
+
+
+RECORD = pytest.StashKey[TestRecord]()
+"""The record of a test's latest run by the worker loop."""
+
+
+class _TestSteps:
+    """What the bridge does around each step of an overlapping test's code:
+    swap in its warnings state, and time how long it holds the loop."""
+
+    __slots__ = ("_record", "_started", "_warnings")
+
+    def __init__(self, record: TestRecord) -> None:
+        self._record = record
+        self._warnings = WarningsState()
+        self._started = 0.0
+
+    def enter(self) -> None:
+        self._warnings.enter()
+        self._started = time.perf_counter()
+
+    def exit(self) -> None:
+        held = time.perf_counter() - self._started
+        if held > self._record.blocked:
+            self._record.blocked = held
+        self._warnings.exit()
 
 
 def is_async_test(item: pytest.Item) -> bool:
@@ -70,10 +100,11 @@ async def run_test(
     process-wide ones, exactly as in a plain run.
     """
     record.started = time.perf_counter()
+    item.stash[RECORD] = record
     scope = None
     if not alone:
         capture_for_this_test()
-        scope = WarningsState()
+        scope = _TestSteps(record)
     undo_fixtures = _compat.isolate_function_fixtures(item)
     undo_methods = _compat.plain_function_methods(item)
 

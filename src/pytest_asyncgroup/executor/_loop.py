@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -89,6 +90,7 @@ class WorkerLoop:
         self._session = session
         self._timeout_of = timeout_of
         self._phases: dict[pytest.Item, str] = {}
+        self._key_waits: dict[pytest.Item, tuple[str, float]] = {}
         self._claim_of = claim_of
         self._on_done = on_done
         self.admission = Admission(concurrency=concurrency, limits=dict(limits or {}))
@@ -156,13 +158,19 @@ class WorkerLoop:
         batch = next(iter(self._waiting.values()))[0]
         if self._running and self._running_batch != batch:
             return
-        for item in self.admission.admit(self._queue(batch)):
+        for item in self.admission.admit(self._queue(batch), self._note_key_wait):
             _, claim = self._waiting.pop(item)
             self._running_batch = batch
             running = _Running(item, claim, TestRecord(item.nodeid))
+            wait = self._key_waits.pop(item, None)
+            if wait is not None:
+                running.record.waits.append((*wait, time.time()))
             task = asyncio.get_running_loop().create_task(self._run(running))
             self._running[task] = running
             self._arm_timeout(task, running)
+
+    def _note_key_wait(self, item: pytest.Item, key: str) -> None:
+        self._key_waits.setdefault(item, (key, time.time()))
 
     def _arm_timeout(self, task: asyncio.Task[TestRecord | None], running: _Running) -> None:
         seconds = self._timeout_of(running.item, running.claim.alone) if self._timeout_of else None
@@ -238,7 +246,12 @@ class WorkerLoop:
                 running.timer = None
             self._report_done(running)
             self._news = asyncio.get_running_loop().create_future()
-            await_only(self._news)
+            held_from = time.time()
+            try:
+                await_only(self._news)
+            finally:
+                earlier = running.record.held
+                running.record.held = (earlier[0] if earlier else held_from, time.time())
         self._drop_waiting_if_stopping()
 
     async def serve(self) -> None:

@@ -1,0 +1,82 @@
+"""``--asyncgroup-plan``: print where each group would run, then stop, like ``--collect-only``.
+
+The plan is made in this one process from its own collection, with the same
+function and inputs the xdist scheduler uses (``_plan.plan_run``: declarations,
+per-worker keys, durations from the previous run, and the number of workers
+``-n``/``--tx`` would start), so it is the plan the run would follow. Workers
+are not started.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ._declarations import declaration_of, declarations_error, declare_all
+from ._history import load_durations
+from ._plan import RunPlan, plan_run
+from ._runstats import count
+from ._settings import Settings
+
+
+class PlanOnly:
+    def __init__(self, settings: Settings, workers: list[str]) -> None:
+        self.settings = settings
+        self.workers = workers  # "gw0", "gw1"... or "main" in one process
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> bool:
+        if session.testsfailed and not session.config.option.continue_on_collection_errors:
+            return False  # pytest's own loop reports the collection errors
+        problems = declare_all(session.items)
+        if problems:
+            raise declarations_error(problems)
+        history = load_durations(session.config)
+        nodeids = [item.nodeid for item in session.items]
+        known = {i: history[nodeid] for i, nodeid in enumerate(nodeids) if nodeid in history}
+        plan = plan_run(
+            [declaration_of(item) for item in session.items],
+            known,
+            self.settings.per_worker,
+            len(self.workers),
+        )
+        reporter: Any = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            for line in plan_lines(plan, nodeids, self.workers, has_history=bool(known)):
+                reporter.write_line(line)
+        return True
+
+
+def plan_lines(
+    plan: RunPlan, nodeids: list[str], workers: list[str], *, has_history: bool
+) -> list[str]:
+    """The plan as text: per worker, its groups with keys, then its keyless tests."""
+    unit = "s" if has_history else " (tests; no durations from a previous run)"
+    keyed = sum(1 for placement in plan.placements if placement.group.keys)
+    lines = [
+        f"asyncgroup plan: {count(len(workers), 'worker')}, "
+        f"{count(keyed, 'group')} sharing keys, {count(len(nodeids), 'test')}"
+    ]
+    for worker, name in enumerate(workers):
+        mine = [p for p in plan.placements if p.worker == worker]
+        total = sum(p.estimate for p in mine)
+        tests = sum(len(p.group.tests) for p in mine)
+        lines.append(f"{name}: {count(tests, 'test')}, est. {total:.1f}{unit}")
+        for placement in sorted(mine, key=lambda p: -p.estimate):
+            if placement.group.keys:
+                lines.append(
+                    f"  keys {', '.join(placement.group.keys)}: "
+                    f"{count(len(placement.group.tests), 'test')}, "
+                    f"est. {placement.estimate:.1f}{unit}"
+                )
+        keyless = [p for p in mine if not p.group.keys]
+        if keyless:
+            lines.append(
+                f"  no keys: {count(len(keyless), 'test')}, "
+                f"est. {sum(p.estimate for p in keyless):.1f}{unit}"
+            )
+    if plan.serial:
+        lines.append(f"serial, after all others, each alone: {count(len(plan.serial), 'test')}")
+        lines.extend(f"  {nodeids[i]}" for i in plan.serial)
+    return lines

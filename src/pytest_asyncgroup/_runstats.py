@@ -1,0 +1,254 @@
+"""What the run looked like: the summary's numbers and the timeline (pure).
+
+Input is one :class:`TestSpan` per test, built from its reports (phase start
+and stop times, outcome, worker) plus what the worker loop recorded about it
+(waits on keys, time held waiting for more work, the longest stretch its code
+held the loop). Times are ``time.time()`` seconds, comparable across workers on
+one machine.
+
+A test is *active* from the start of its setup to the end of its teardown,
+less the time it was held as a worker's last test waiting for more work.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Phase:
+    when: str
+    start: float
+    stop: float
+    outcome: str
+
+
+@dataclass
+class TestSpan:
+    """One test as the summary and the timeline see it."""
+
+    __test__ = False
+
+    nodeid: str
+    worker: str
+    phases: list[Phase] = field(default_factory=list)
+    waits: list[tuple[str, float, float]] = field(default_factory=list)
+    held: tuple[float, float] | None = None
+    blocked: float = 0.0
+
+    def active(self) -> list[tuple[float, float]]:
+        """The intervals the test was running (its hold cut out)."""
+        if not self.phases:
+            return []
+        start = min(p.start for p in self.phases)
+        stop = max(p.stop for p in self.phases)
+        if self.held is None:
+            return [(start, stop)]
+        hold_start, hold_stop = max(self.held[0], start), min(self.held[1], stop)
+        pieces = [(start, hold_start), (hold_stop, stop)]
+        return [(a, b) for a, b in pieces if b > a]
+
+    def duration(self) -> float:
+        return sum(b - a for a, b in self.active())
+
+
+@dataclass
+class WorkerStats:
+    worker: str
+    tests: int
+    peak_in_flight: int
+    busy: float
+
+
+@dataclass
+class RunStats:
+    wall: float
+    groups: int
+    tests: int
+    workers: list[WorkerStats]
+    parallelism: float
+    key_waits: list[tuple[str, float, int]]
+    """``(key, total seconds waited, tests that waited)``, longest first."""
+    blocked: list[tuple[str, float]]
+    """``(nodeid, seconds)`` of tests that held the loop longer than the threshold."""
+
+
+def peak_overlap(intervals: Iterable[tuple[float, float]]) -> int:
+    """Most intervals open at one instant (an end at t closes before a start at t)."""
+    points = sorted(
+        [(a, 1) for a, _ in intervals] + [(b, -1) for _, b in intervals],
+        key=lambda point: (point[0], point[1]),
+    )
+    peak = current = 0
+    for _, delta in points:
+        current += delta
+        peak = max(peak, current)
+    return peak
+
+
+def union_length(intervals: Iterable[tuple[float, float]]) -> float:
+    total = 0.0
+    end = float("-inf")
+    for a, b in sorted(intervals):
+        if b <= end:
+            continue
+        total += b - max(a, end)
+        end = b
+    return total
+
+
+def run_stats(spans: Sequence[TestSpan], *, groups: int, block_threshold: float) -> RunStats:
+    """The summary's numbers. Wall time runs from the first test's start to the last
+    test's end, so start-up and collection (xdist's workers) do not dilute it."""
+    active = [interval for span in spans for interval in span.active()]
+    wall = max((b for _, b in active), default=0.0) - min((a for a, _ in active), default=0.0)
+    by_worker: dict[str, list[TestSpan]] = defaultdict(list)
+    for span in spans:
+        by_worker[span.worker].append(span)
+    workers = [
+        WorkerStats(
+            worker=worker,
+            tests=len(own),
+            peak_in_flight=peak_overlap([i for s in own for i in s.active()]),
+            busy=union_length([i for s in own for i in s.active()]),
+        )
+        for worker, own in sorted(by_worker.items())
+    ]
+    waited: dict[str, float] = defaultdict(float)
+    waiting_tests: dict[str, int] = defaultdict(int)
+    for span in spans:
+        for key, start, stop in span.waits:
+            waited[key] += stop - start
+            waiting_tests[key] += 1
+    key_waits = sorted(
+        ((key, seconds, waiting_tests[key]) for key, seconds in waited.items()),
+        key=lambda entry: (-entry[1], entry[0]),
+    )
+    blocked = sorted(
+        ((s.nodeid, s.blocked) for s in spans if s.blocked > block_threshold),
+        key=lambda entry: (-entry[1], entry[0]),
+    )
+    total = sum(span.duration() for span in spans)
+    return RunStats(
+        wall=wall,
+        groups=groups,
+        tests=len(spans),
+        workers=workers,
+        parallelism=total / wall if wall > 0 else 0.0,
+        key_waits=key_waits,
+        blocked=blocked,
+    )
+
+
+def summary_lines(stats: RunStats, block_threshold: float) -> list[str]:
+    lines = [
+        f"{count(len(stats.workers), 'worker')}, {count(stats.groups, 'group')} sharing "
+        f"keys, {count(stats.tests, 'test')}; tests ran for {stats.wall:.2f}s, "
+        f"effective parallelism {stats.parallelism:.1f} (sum of test durations / that time)"
+    ]
+    for worker in stats.workers:
+        lines.append(
+            f"  {worker.worker}: {count(worker.tests, 'test')}, peak {worker.peak_in_flight} "
+            f"in flight, busy {worker.busy:.2f}s of {stats.wall:.2f}s"
+        )
+    if stats.key_waits:
+        waits = ", ".join(
+            f"{key} {seconds:.2f}s ({count(waiting, 'test')})"
+            for key, seconds, waiting in stats.key_waits[:3]
+        )
+        lines.append(f"longest waits for keys: {waits}")
+    if stats.blocked:
+        lines.append(
+            f"blocked the event loop longer than {block_threshold:g}s "
+            "(asyncgroup_block_threshold), stalling the tests beside them:"
+        )
+        lines.extend(f"  {nodeid}: {seconds:.2f}s" for nodeid, seconds in stats.blocked)
+    return lines
+
+
+def count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'s' if number != 1 else ''}"
+
+
+_COLOURS = {"passed": "good", "failed": "terrible", "skipped": "grey"}
+
+
+def trace_events(spans: Sequence[TestSpan]) -> list[dict[str, Any]]:
+    """Chrome trace events: a process per worker, a lane (thread) per concurrent test."""
+    everything = [
+        t for span in spans for t in [*(p.start for p in span.phases), *(w[1] for w in span.waits)]
+    ]
+    origin = min(everything, default=0.0)
+
+    def micros(seconds: float) -> float:
+        return round((seconds - origin) * 1e6, 3)
+
+    events: list[dict[str, Any]] = []
+    workers = sorted({span.worker for span in spans})
+    for pid, worker in enumerate(workers, start=1):
+        events.append(_meta("process_name", pid, 0, worker))
+        own = [span for span in spans if span.worker == worker and span.phases]
+        for span, lane in _lanes(own):
+            slices = _slices(span)
+            for name, category, start, stop, args in slices:
+                events.append(
+                    {
+                        "name": name,
+                        "cat": category,
+                        "ph": "X",
+                        "ts": micros(start),
+                        "dur": round(max(micros(stop) - micros(start), 0.0), 3),
+                        "pid": pid,
+                        "tid": lane,
+                        "args": args,
+                        **({"cname": _COLOURS[args["outcome"]]} if "outcome" in args else {}),
+                    }
+                )
+        for lane in sorted({lane for _, lane in _lanes(own)}):
+            events.append(_meta("thread_name", pid, lane, f"lane {lane}"))
+    return events
+
+
+def _meta(kind: str, pid: int, tid: int, name: str) -> dict[str, Any]:
+    return {"name": kind, "ph": "M", "pid": pid, "tid": tid, "args": {"name": name}}
+
+
+def _extent(span: TestSpan) -> tuple[float, float]:
+    starts = [p.start for p in span.phases] + [w[1] for w in span.waits]
+    return min(starts), max(p.stop for p in span.phases)
+
+
+def _lanes(spans: list[TestSpan]) -> list[tuple[TestSpan, int]]:
+    """Each test on the lowest lane free for its whole extent (waits included)."""
+    lanes_end: list[float] = []
+    placed: list[tuple[TestSpan, int]] = []
+    for span in sorted(spans, key=lambda s: (_extent(s)[0], s.nodeid)):
+        start, stop = _extent(span)
+        for lane, end in enumerate(lanes_end):
+            if end <= start:
+                lanes_end[lane] = stop
+                placed.append((span, lane + 1))
+                break
+        else:
+            lanes_end.append(stop)
+            placed.append((span, len(lanes_end)))
+    return placed
+
+
+def _slices(span: TestSpan) -> list[tuple[str, str, float, float, dict[str, Any]]]:
+    slices: list[tuple[str, str, float, float, dict[str, Any]]] = [
+        (f"wait {key}", "wait", start, stop, {"key": key, "test": span.nodeid})
+        for key, start, stop in span.waits
+    ]
+    for phase in span.phases:
+        args = {"phase": phase.when, "outcome": phase.outcome}
+        pieces = [(phase.start, phase.stop)]
+        if span.held is not None and phase.when == "teardown":
+            pieces = [(phase.start, span.held[0]), (span.held[1], phase.stop)]
+            slices.append(("waiting for more work", "hold", *span.held, {"test": span.nodeid}))
+        slices.extend((span.nodeid, phase.when, a, b, args) for a, b in pieces if b >= a)
+    slices.sort(key=lambda entry: entry[2])
+    return slices

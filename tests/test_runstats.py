@@ -1,0 +1,45 @@
+"""The summary's arithmetic and the timeline's lanes (pure, no pytest run)."""
+
+from __future__ import annotations
+
+from pytest_asyncgroup._runstats import Phase, TestSpan, run_stats, trace_events
+
+
+def span(name: str, start: float, stop: float, worker: str = "gw0", **extra: object) -> TestSpan:
+    phases = [
+        Phase("setup", start, start + 0.1, "passed"),
+        Phase("call", start + 0.1, stop - 0.1, "passed"),
+        Phase("teardown", stop - 0.1, stop, "passed"),
+    ]
+    return TestSpan(name, worker, phases, **extra)  # type: ignore[arg-type]
+
+
+def test_a_held_teardown_is_not_the_tests_time() -> None:
+    held = span("t", 0.0, 10.0, held=(1.0, 9.5))
+    assert held.active() == [(0.0, 1.0), (9.5, 10.0)]
+    stats = run_stats([held, span("u", 0.0, 2.0, worker="gw1")], groups=0, block_threshold=0.1)
+    assert stats.wall == 10.0
+    assert [(w.worker, w.busy, w.peak_in_flight) for w in stats.workers] == [
+        ("gw0", 1.5, 1),
+        ("gw1", 2.0, 1),
+    ]
+    assert stats.parallelism == (1.5 + 2.0) / 10.0
+
+
+def test_waits_are_summed_per_key_longest_first_and_blockers_named() -> None:
+    spans = [
+        span("a", 0.0, 1.0, waits=[("db", 0.0, 0.5)], blocked=0.3),
+        span("b", 0.0, 1.0, waits=[("db", 0.0, 0.25), ("api", 0.0, 0.1)]),
+        span("c", 0.0, 1.0, waits=[("cache", 0.0, 0.6)], blocked=0.05),
+    ]
+    stats = run_stats(spans, groups=3, block_threshold=0.1)
+    assert stats.key_waits == [("db", 0.75, 2), ("cache", 0.6, 1), ("api", 0.1, 1)]
+    assert stats.blocked == [("a", 0.3)]
+
+
+def test_lanes_are_reused_once_free_and_overlapping_tests_get_their_own() -> None:
+    events = trace_events([span("a", 0.0, 1.0), span("b", 0.5, 1.5), span("c", 1.0, 2.0)])
+    lanes = {e["name"]: e["tid"] for e in events if e.get("cat") == "call"}
+    assert lanes == {"a": 1, "b": 2, "c": 1}
+    names = {e["args"]["name"] for e in events if e["name"] == "thread_name"}
+    assert names == {"lane 1", "lane 2"}
