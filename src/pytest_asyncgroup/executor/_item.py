@@ -17,7 +17,7 @@ import pytest
 
 from .. import _compat
 from ._bridge import await_only, in_bridge, run_in_greenlet
-from ._output import capture_for_this_test
+from ._output import OutputRouting, capture_for_this_test
 from ._setupstate import CollectorTree, TestSetupState, bind
 from ._warnings import WarningsState
 
@@ -85,6 +85,10 @@ def call_async_test(pyfuncitem: pytest.Function) -> bool:
     return True
 
 
+def _no_undo() -> None:
+    pass
+
+
 async def run_test(
     item: pytest.Item,
     record: TestRecord,
@@ -92,6 +96,7 @@ async def run_test(
     before_leaving: Callable[[], None],
     *,
     alone: bool,
+    output: OutputRouting,
 ) -> TestRecord:
     """Run ``item``'s protocol to the end on the running loop (in the caller's task).
 
@@ -102,10 +107,14 @@ async def run_test(
     record.started = time.perf_counter()
     item.stash[RECORD] = record
     scope = None
-    if not alone:
+    if alone:  # nothing runs beside it: pytest's own per-process machinery is right
+        output.off()
+        undo_fixtures: Callable[[], None] = _no_undo
+    else:
+        output.on()
         capture_for_this_test()
         scope = _TestSteps(record)
-    undo_fixtures = _compat.isolate_function_fixtures(item)
+        undo_fixtures = _compat.isolate_function_fixtures(item)
     undo_methods = _compat.plain_function_methods(item)
 
     def teardown_started() -> None:

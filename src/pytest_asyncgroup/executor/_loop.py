@@ -40,7 +40,7 @@ from ._admission import Admission, Claim
 from ._bridge import await_only, run_in_greenlet
 from ._fixtures import FixtureLocks
 from ._item import TestRecord, run_test
-from ._output import per_test_output
+from ._output import OutputRouting
 from ._setupstate import CollectorTree, SetupStateRouter
 
 OnDone = Callable[["pytest.Item", TestRecord], None]
@@ -91,6 +91,7 @@ class WorkerLoop:
         self._timeout_of = timeout_of
         self._phases: dict[pytest.Item, str] = {}
         self._key_waits: dict[pytest.Item, tuple[str, float]] = {}
+        self._output = OutputRouting(session.config)
         self._claim_of = claim_of
         self._on_done = on_done
         self.admission = Admission(concurrency=concurrency, limits=dict(limits or {}))
@@ -221,6 +222,7 @@ class WorkerLoop:
                 self._tree,
                 lambda: self._before_leaving(running),
                 alone=running.claim.alone,
+                output=self._output,
             )
             self._report_done(running)
             return record
@@ -263,7 +265,7 @@ class WorkerLoop:
             patches.enter_context(_compat.setupstate_replaced(self._session, router))
             patches.enter_context(_compat.fixture_execute_wrapped(locks.execute))
             patches.enter_context(_compat.current_test_var_tolerant(self._on_phase))
-            patches.enter_context(per_test_output(self._session.config))
+            patches.callback(self._output.off)
             try:
                 await self._serve()
             finally:

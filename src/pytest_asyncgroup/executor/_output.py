@@ -173,23 +173,41 @@ def _log_capture(plugin: Any) -> _compat.MakeLogPhase:
     return make
 
 
-@contextlib.contextmanager
-def per_test_output(config: pytest.Config) -> Iterator[None]:
-    """Route output and log records to the test that made them, while serving."""
-    with contextlib.ExitStack() as stack:
-        capman = _compat.capture_manager(config)
-        method = _compat.capture_method(config)
-        if capman is not None and method != "no":
-            routers = _StreamRouters()
-            routers.install()
-            stack.callback(routers.uninstall)
-            replacement = _stream_capture(capman.item_capture, routers, tee=method == "tee-sys")
-            stack.enter_context(_compat.method_replaced(capman, "item_capture", replacement))
-        plugin = _compat.logging_plugin(config)
-        if plugin is not None:
-            stack.enter_context(_attached(_LogRouter(), plugin.log_level))
-            stack.enter_context(_compat.log_phase_replaced(plugin, _log_capture(plugin)))
-        yield
+class OutputRouting:
+    """Per-test output for overlapping tests, switched on only while they run.
+
+    A test that runs alone has nothing beside it, so pytest's own capture is
+    exactly right for it: :meth:`off` takes every replacement away (a suite of
+    sync tests never pays for routing), :meth:`on` puts them back.
+    """
+
+    def __init__(self, config: pytest.Config) -> None:
+        self._config = config
+        self._stack: contextlib.ExitStack | None = None
+
+    def on(self) -> None:
+        if self._stack is not None:
+            return
+        with contextlib.ExitStack() as stack:
+            config = self._config
+            capman = _compat.capture_manager(config)
+            method = _compat.capture_method(config)
+            if capman is not None and method != "no":
+                routers = _StreamRouters()
+                routers.install()
+                stack.callback(routers.uninstall)
+                capture = _stream_capture(capman.item_capture, routers, tee=method == "tee-sys")
+                stack.enter_context(_compat.method_replaced(capman, "item_capture", capture))
+            plugin = _compat.logging_plugin(config)
+            if plugin is not None:
+                stack.enter_context(_attached(_LogRouter(), plugin.log_level))
+                stack.enter_context(_compat.log_phase_replaced(plugin, _log_capture(plugin)))
+            self._stack = stack.pop_all()
+
+    def off(self) -> None:
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            stack.close()
 
 
 @contextlib.contextmanager
