@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 DEFAULT_CONCURRENCY = 64
 DEFAULT_BLOCK_THRESHOLD = 0.1  # seconds; asyncio's debug mode warns from 0.1 s too
-DEFAULT_ALONE_FIXTURES = ("monkeypatch", "mocker")
+DEFAULT_ALONE_FIXTURES = ("capfd", "capfdbinary", "monkeypatch", "mocker")
 CAPTURE_FIXTURES = ("capsys", "capsysbinary", "capfd", "capfdbinary", "capteesys")
 """pytest has one capture-fixture slot per process: tests using these always run alone."""
 
