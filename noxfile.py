@@ -47,8 +47,18 @@ def tests(session: nox.Session, deps: str) -> None:
 @nox.session(python="3.11")
 def lint(session: nox.Session) -> None:
     session.install("ruff")
-    session.run("ruff", "check", "src", "tests", "benchmarks", "examples", "noxfile.py")
-    session.run("ruff", "format", "--check", "src", "tests", "benchmarks", "examples", "noxfile.py")
+    session.run("ruff", "check", "src", "tests", "benchmarks", "examples", "scripts", "noxfile.py")
+    session.run(
+        "ruff",
+        "format",
+        "--check",
+        "src",
+        "tests",
+        "benchmarks",
+        "examples",
+        "scripts",
+        "noxfile.py",
+    )
 
 
 @nox.session(python="3.11")
@@ -69,3 +79,14 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/engine.py")
     session.run("python", "benchmarks/xdist.py")
     session.run("python", "benchmarks/compare.py", *(session.posargs or ["--scenario", "all"]))
+
+
+@nox.session(python="3.11")
+def third_party(session: nox.Session) -> None:
+    """Real third-party suites (pytest-asyncio users), plain and ``-n 2 --dist=asyncgroup``.
+
+    Downloads each pinned sdist from PyPI, makes its venv under
+    ``benchmarks/.work/third_party`` and compares per-test outcomes; arguments after
+    ``--`` go to the script (``nox -s third_party -- --project janus --plain-runs 2``).
+    """
+    session.run("python", "scripts/third_party.py", *session.posargs)

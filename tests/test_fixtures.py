@@ -379,3 +379,48 @@ def test_contextvars_set_by_fixtures_stay_with_their_test(
         """
     )
     suite.runpytest(DIST, *mode).assert_outcomes(passed=10)
+
+
+@pytest.mark.parametrize("mode", [[], ["-n", "2"]], ids=["one-process", "n2"])
+def test_sync_tests_and_fixtures_run_with_no_loop_running(
+    suite: pytest.Pytester, mode: list[str]
+) -> None:
+    # As in a plain run: sync code may start a loop of its own (asgiref's
+    # async_to_sync, unittest's IsolatedAsyncioTestCase, asyncio.run).
+    suite.makepyfile(
+        """
+        import asyncio
+        import unittest
+        import pytest
+
+        async def answer():
+            await asyncio.sleep(0)
+            return 42
+
+        def test_asyncio_run_in_a_sync_test():
+            assert asyncio.run(answer()) == 42
+
+        def test_a_new_loop_in_a_sync_test():
+            loop = asyncio.new_event_loop()
+            try:
+                assert loop.run_until_complete(answer()) == 42
+            finally:
+                loop.close()
+
+        class TestIsolated(unittest.IsolatedAsyncioTestCase):
+            async def test_unittest_async_case(self):
+                self.assertEqual(await answer(), 42)
+
+        @pytest.fixture
+        def computed_with_asyncio_run():
+            with pytest.raises(RuntimeError, match="no running event loop"):
+                asyncio.get_running_loop()
+            return asyncio.run(answer())
+
+        @pytest.mark.parametrize("i", range(3))
+        async def test_async_test_with_such_a_fixture(computed_with_asyncio_run, i):
+            await asyncio.sleep(0.02)
+            assert computed_with_asyncio_run == 42
+        """
+    )
+    suite.runpytest(DIST, *mode).assert_outcomes(passed=6)

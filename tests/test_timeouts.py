@@ -168,5 +168,7 @@ def test_a_malformed_timeout_mark_stops_the_run_naming_the_test(
     )
     result = suite.runpytest(DIST, "-p", "no:timeout")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*malformed markers, nothing was run*", "*::test_bad: *timeout*"])
+    result.stderr.fnmatch_lines(
+        ["*problems found at collection, nothing was run*", "*::test_bad: *timeout*"]
+    )
     result.stdout.no_fnmatch_line("*passed*")

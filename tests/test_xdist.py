@@ -422,7 +422,9 @@ def test_malformed_declarations_stop_the_distributed_run(logged: pytest.Pytester
     )
     result = run(logged, "-n", "2", DIST)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*malformed markers, nothing was run*", "*test_bad: *'limit'*"])
+    result.stderr.fnmatch_lines(
+        ["*problems found at collection, nothing was run*", "*test_bad: *'limit'*"]
+    )
     assert reports(logged) == []
 
 

@@ -324,6 +324,16 @@ def current_test_var_tolerant(
 # Checked: pytest-asyncio 1.5.0 (class name and the two methods).
 
 
+def asks_for_own_loops(item: pytest.Item) -> bool:
+    """Whether pytest-asyncio's ``pytest_asyncio_loop_factories`` hook (1.5) is
+    implemented for this async test: it would run on loops the hook makes."""
+    hook = getattr(item.ihook, "pytest_asyncio_loop_factories", None)
+    if hook is None or not hook.get_hookimpls():
+        return False
+    function = getattr(item, "obj", None)
+    return function is not None and inspect.iscoroutinefunction(function)
+
+
 def plain_function_methods(item: pytest.Item) -> Callable[[], None]:
     """Route a pytest-asyncio item through plain ``Function`` setup/runtest; return undo."""
     is_asyncio_item = any(

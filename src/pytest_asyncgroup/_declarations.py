@@ -16,7 +16,7 @@ TIMEOUT = pytest.StashKey[float]()
 
 
 def declare_all(items: list[pytest.Item]) -> list[str]:
-    """Store every test's declaration; return one line per malformed one."""
+    """Store every test's declaration; return one line per problem (nothing may run)."""
     problems: list[str] = []
     for item in items:
         try:
@@ -34,13 +34,22 @@ def declare_all(items: list[pytest.Item]) -> list[str]:
                 item.stash[TIMEOUT] = seconds
         except DeclarationError as exc:
             problems.append(f"{item.nodeid}: {exc}")
+    own_loops = [item.nodeid for item in items if _compat.asks_for_own_loops(item)]
+    if own_loops:
+        more = f" and {len(own_loops) - 1} more" if len(own_loops) > 1 else ""
+        problems.append(
+            f"{own_loops[0]}{more}: a pytest_asyncio_loop_factories hook asks for event "
+            "loops of their own, but pytest-asyncgroup runs every async test on its "
+            "worker's one loop; run these tests without --dist=asyncgroup"
+        )
     return problems
 
 
 def declarations_error(problems: list[str]) -> pytest.UsageError:
     """The error that stops the run before anything runs, naming each test."""
     return pytest.UsageError(
-        "pytest-asyncgroup: malformed markers, nothing was run:\n  " + "\n  ".join(problems)
+        "pytest-asyncgroup: problems found at collection, nothing was run:\n  "
+        + "\n  ".join(problems)
     )
 
 

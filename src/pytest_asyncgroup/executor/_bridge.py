@@ -20,6 +20,13 @@ awaits on the loop and switches back with the result or throws the exception in.
 The greenlet runs in the task's own ``contextvars.Context`` (greenlet lets us
 read the current one and hand it over), so ContextVars set by sync fixture code
 are seen by the coroutines it awaits, and by no other test.
+
+While the greenlet's synchronous code runs, no event loop is running, as in a
+plain pytest run: a sync test or fixture may call ``asyncio.run``, run a loop of
+its own, or use ``unittest.IsolatedAsyncioTestCase`` or asgiref's
+``async_to_sync``. (It holds the worker's loop while it runs anyway.) The loop
+is running again for every awaitable handed over. :func:`worker_loop` gives
+the bridge's own code the loop from inside the greenlet.
 """
 
 from __future__ import annotations
@@ -35,6 +42,16 @@ T = TypeVar("T")
 
 class _TestGreenlet(greenlet):  # type: ignore[misc]
     """A greenlet whose parent is a task of :func:`run_in_greenlet`."""
+
+    loop: asyncio.AbstractEventLoop
+
+
+def worker_loop() -> asyncio.AbstractEventLoop:
+    """The worker's loop, from a test's synchronous code (where none is running)."""
+    current = getcurrent()
+    if isinstance(current, _TestGreenlet):
+        return current.loop
+    return asyncio.get_running_loop()
 
 
 class NotInAsyncGroupTask(RuntimeError):
@@ -99,13 +116,22 @@ async def run_in_greenlet(
     """
     __tracebackhide__ = True
     step = scope or _NoScope()
+    loop = asyncio.get_running_loop()
     child = _TestGreenlet(function)
+    child.loop = loop
     child.gr_context = getcurrent().gr_context
-    step.enter()
-    try:
-        value: Any = child.switch()
-    finally:
-        step.exit()
+
+    def sync_step(resume: Callable[..., Any], *args: Any) -> Any:
+        __tracebackhide__ = True
+        step.enter()
+        asyncio.events._set_running_loop(None)
+        try:
+            return resume(*args)
+        finally:
+            asyncio.events._set_running_loop(loop)
+            step.exit()
+
+    value: Any = sync_step(child.switch)
     while not child.dead:
         try:
             result = await (value if scope is None else _Scoped(value, scope))
@@ -116,17 +142,9 @@ async def run_in_greenlet(
                 if replacement is not None:
                     _uncancel()
                     thrown = replacement
-            step.enter()
-            try:
-                value = child.throw(type(thrown), thrown, thrown.__traceback__)
-            finally:
-                step.exit()
+            value = sync_step(child.throw, type(thrown), thrown, thrown.__traceback__)
         else:
-            step.enter()
-            try:
-                value = child.switch(result)
-            finally:
-                step.exit()
+            value = sync_step(child.switch, result)
     return value  # type: ignore[no-any-return]
 
 

@@ -22,7 +22,7 @@ from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 from .. import _compat
-from ._bridge import await_only, in_bridge
+from ._bridge import await_only, in_bridge, worker_loop
 
 
 def _sync_shim(function: Callable[..., Any], name: str) -> Callable[..., Any] | None:
@@ -81,7 +81,7 @@ class FirstRunLock:
     def acquire(self) -> None:
         __tracebackhide__ = True
         while self._held:
-            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            waiter: asyncio.Future[None] = worker_loop().create_future()
             self._waiters.append(waiter)
             try:
                 await_only(waiter)

@@ -37,7 +37,7 @@ import pytest
 from .. import _compat
 from .._compat import BaseExceptionGroup
 from ._admission import Admission, Claim
-from ._bridge import await_only, run_in_greenlet
+from ._bridge import await_only, run_in_greenlet, worker_loop
 from ._fixtures import FixtureLocks
 from ._item import TestRecord, run_test
 from ._output import OutputRouting
@@ -247,7 +247,7 @@ class WorkerLoop:
                 running.timer.cancel()
                 running.timer = None
             self._report_done(running)
-            self._news = asyncio.get_running_loop().create_future()
+            self._news = worker_loop().create_future()
             held_from = time.time()
             try:
                 await_only(self._news)
