@@ -327,6 +327,9 @@ def current_test_var_tolerant(
 def asks_for_own_loops(item: pytest.Item) -> bool:
     """Whether pytest-asyncio's ``pytest_asyncio_loop_factories`` hook (1.5) is
     implemented for this async test: it would run on loops the hook makes."""
+    anywhere = getattr(item.config.hook, "pytest_asyncio_loop_factories", None)
+    if anywhere is None or not anywhere.get_hookimpls():
+        return False  # the common case, without looking up each test's conftests
     hook = getattr(item.ihook, "pytest_asyncio_loop_factories", None)
     if hook is None or not hook.get_hookimpls():
         return False
