@@ -172,3 +172,34 @@ def test_a_malformed_timeout_mark_stops_the_run_naming_the_test(
         ["*problems found at collection, nothing was run*", "*::test_bad: *timeout*"]
     )
     result.stdout.no_fnmatch_line("*passed*")
+
+
+def test_with_pytest_timeout_a_test_that_runs_alone_keeps_its_method(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A sync test runs alone, so pytest-timeout's own signal method can stop it
+    # even in synchronous code; the overlapping tests beside it are ours.
+    pytest.importorskip("pytest_timeout")
+    monkeypatch.setenv("COLUMNS", "200")  # untruncated short summary lines
+    suite.makepyfile(
+        test_alone="""
+        import asyncio, time
+        import pytest
+
+        @pytest.mark.timeout(0.3)
+        def test_sync_sleeps():
+            time.sleep(30)
+
+        @pytest.mark.timeout(0.3)
+        async def test_async_sleeps():
+            await asyncio.sleep(30)
+        """
+    )
+    result = suite.runpytest_subprocess(DIST, "--timeout-method=signal", "-rf", timeout=60)
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines_random(
+        [
+            "FAILED *::test_sync_sleeps - Failed: Timeout (>0.3s) from pytest-timeout*",
+            "FAILED *::test_async_sleeps - Failed: Timeout (>0.3s) during call*",
+        ]
+    )
