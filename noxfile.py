@@ -69,7 +69,7 @@ def types(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def bench(session: nox.Session) -> None:
-    """The engine and xdist benchmarks, then the comparison with other runners (all scenarios).
+    """The engine benchmark, then the comparison with other runners (all scenarios).
 
     The comparison makes its own pinned environment per runner under
     ``benchmarks/.work/venvs`` and writes ``benchmarks/results/``; arguments after
@@ -77,7 +77,6 @@ def bench(session: nox.Session) -> None:
     """
     session.install("-e", ".", "pytest-asyncio")
     session.run("python", "benchmarks/engine.py")
-    session.run("python", "benchmarks/xdist.py")
     session.run("python", "benchmarks/compare.py", *(session.posargs or ["--scenario", "all"]))
 
 
