@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ._history import load_durations
+from ._plan import keyed_groups
 from ._protocol import SIDE_CHANNEL, Collection
 from ._scheduler import AsyncGroupScheduling
 from ._settings import Settings
@@ -57,8 +58,7 @@ class ControllerRun:
 
     def keyed_groups(self) -> int:
         """Groups of tests sharing keys in the plan (for the summary)."""
-        plan = self.scheduler.plan if self.scheduler is not None else None
-        return sum(1 for placement in plan or () if placement.group.keys)
+        return keyed_groups(self.scheduler.plan if self.scheduler is not None else ())
 
     def _receive_collection(self, node: WorkerController) -> Collection:
         channel = self._channels[node]

@@ -100,7 +100,6 @@ def plan_run(
     return RunPlan(place(groups, workers, estimate_tests(keys, history)), serial)
 
 
-def keyed_groups(declarations: Sequence[Declaration], per_worker_keys: Iterable[str]) -> int:
-    """How many groups of tests sharing keys there are (serial tests excluded)."""
-    keys = {i: d.keys for i, d in enumerate(declarations) if not d.serial}
-    return sum(1 for group in group_tests(keys, frozenset(per_worker_keys)) if group.keys)
+def keyed_groups(placements: Iterable[Placement[TestId]]) -> int:
+    """How many of the placed groups are tests sharing keys (not single keyless tests)."""
+    return sum(1 for placement in placements if placement.group.keys)

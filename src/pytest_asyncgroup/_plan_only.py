@@ -15,7 +15,7 @@ import pytest
 
 from ._declarations import declaration_of, declarations_error, declare_all
 from ._history import load_durations
-from ._plan import RunPlan, plan_run
+from ._plan import RunPlan, keyed_groups, plan_run
 from ._runstats import count
 from ._settings import Settings
 
@@ -53,7 +53,7 @@ def plan_lines(
 ) -> list[str]:
     """The plan as text: per worker, its groups with keys, then its keyless tests."""
     unit = "s" if has_history else " (tests; no durations from a previous run)"
-    keyed = sum(1 for placement in plan.placements if placement.group.keys)
+    keyed = keyed_groups(plan.placements)
     lines = [
         f"asyncgroup plan: {count(len(workers), 'worker')}, "
         f"{count(keyed, 'group')} sharing keys, {count(len(nodeids), 'test')}"

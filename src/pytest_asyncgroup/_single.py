@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from ._declarations import claim_of, declaration_of, timeout_of
-from ._plan import keyed_groups
+from ._plan import keyed_groups, plan_run
 from ._settings import Settings
 from ._stopping import FirstStop
 from .executor import OnDone, WorkerLoop
@@ -67,7 +67,8 @@ class OneProcessRun:
     def keyed_groups(self) -> int:
         """Groups of tests sharing keys in this run (for the summary)."""
         items = self._session.items if self._session is not None else []
-        return keyed_groups([declaration_of(i) for i in items], self.settings.per_worker)
+        declarations = [declaration_of(item) for item in items]
+        return keyed_groups(plan_run(declarations, {}, self.settings.per_worker, 1).placements)
 
     def _stop(self, reason: str) -> None:
         if self.loop is not None:
