@@ -8,9 +8,9 @@ the history of the tests it did not run.
 
 from __future__ import annotations
 
-import pytest
+from collections.abc import Callable
 
-from ._observer import held_seconds
+import pytest
 
 CACHE_KEY = "asyncgroup/durations"
 
@@ -31,21 +31,16 @@ def load_durations(config: pytest.Config) -> dict[str, float]:
 
 
 class DurationsRecorder:
-    """Adds up each test's phase durations and saves them when the session ends."""
+    """Saves this run's test durations (from ``measured``) when the session ends."""
 
-    def __init__(self) -> None:
-        self.durations: dict[str, float] = {}
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if report.when in ("setup", "call", "teardown"):
-            # A worker's last test waits in its teardown for more work: not its time.
-            own = float(report.duration) - held_seconds(report)
-            self.durations[report.nodeid] = self.durations.get(report.nodeid, 0.0) + own
+    def __init__(self, measured: Callable[[], dict[str, float]]) -> None:
+        self._measured = measured
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         cache = getattr(session.config, "cache", None)
-        if cache is None or not self.durations:
+        durations = self._measured()
+        if cache is None or not durations:
             return
         merged = load_durations(session.config)
-        merged.update({nodeid: round(seconds, 6) for nodeid, seconds in self.durations.items()})
+        merged.update({nodeid: round(seconds, 6) for nodeid, seconds in durations.items()})
         cache.set(CACHE_KEY, merged)

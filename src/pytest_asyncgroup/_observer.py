@@ -32,28 +32,33 @@ class RecordAttacher:
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, Any, Any]:
         report = yield
-        record = item.stash.get(RECORD, None)
-        if call.when == "teardown" and record is not None:
-            setattr(
-                report,
-                REPORT_ATTRIBUTE,
-                {
-                    "waits": [list(wait) for wait in record.waits],
-                    "held": list(record.held) if record.held else None,
-                    "blocked": round(record.blocked, 6),
-                },
-            )
+        if call.when == "teardown":
+            # Taken off the item: a finished test's record is not kept for the session.
+            record = item.stash.get(RECORD, None)
+            if record is not None:
+                del item.stash[RECORD]
+                if record.waits or record.held or record.blocked:  # else nothing to say
+                    setattr(
+                        report,
+                        REPORT_ATTRIBUTE,
+                        {
+                            "waits": [list(wait) for wait in record.waits],
+                            "held": list(record.held) if record.held else None,
+                            "blocked": round(record.blocked, 6),
+                        },
+                    )
         return report
 
 
-def held_seconds(report: pytest.TestReport) -> float:
-    """How long a teardown report's test waited for more work (not its own time)."""
-    data = getattr(report, REPORT_ATTRIBUTE, None)
-    held = data.get("held") if isinstance(data, dict) else None
-    return float(held[1]) - float(held[0]) if held else 0.0
-
-
 class RunObserver:
+    """Where reports arrive: collects each test's phases, then summarises.
+
+    During the run it keeps one tuple of strings and floats per report, which
+    the garbage collector stops tracking: a suite of many short tests would
+    otherwise pay for a growing heap of span objects in every full collection.
+    The spans are built once, at the end.
+    """
+
     def __init__(
         self,
         *,
@@ -64,36 +69,71 @@ class RunObserver:
         self._groups = groups
         self._block_threshold = block_threshold
         self._timeline = timeline
-        self._spans: dict[str, TestSpan] = {}
+        self._phases: list[tuple[str, str, str, float, float, str, float]] = []
+        self._records: list[tuple[str, Any]] = []
+        self._spans: list[TestSpan] | None = None
         self._written: Path | None = None
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when not in ("setup", "call", "teardown") or not report.start:
             return  # a crash or "not run" report made by the scheduler: no timing
-        span = self._spans.get(report.nodeid)
-        if span is None:
-            span = TestSpan(report.nodeid, _compat.report_worker(report))
-            self._spans[report.nodeid] = span
-        span.phases.append(Phase(report.when, report.start, report.stop, report.outcome))
+        self._phases.append(
+            (
+                report.nodeid,
+                _compat.report_worker(report),
+                report.when,
+                report.start,
+                report.stop,
+                report.outcome,
+                report.duration,
+            )
+        )
         data = getattr(report, REPORT_ATTRIBUTE, None)
         if isinstance(data, dict):
-            span.waits.extend((str(k), float(a), float(b)) for k, a, b in data.get("waits", ()))
+            self._records.append((report.nodeid, data))
+
+    def spans(self) -> list[TestSpan]:
+        """One span per test that reported, built from what was collected."""
+        if self._spans is None:
+            spans: dict[str, TestSpan] = {}
+            for nodeid, worker, when, start, stop, outcome, _ in self._phases:
+                span = spans.get(nodeid)
+                if span is None:
+                    span = spans[nodeid] = TestSpan(nodeid, worker)
+                span.phases.append(Phase(when, start, stop, outcome))
+            for nodeid, data in self._records:
+                span = spans[nodeid]
+                span.waits.extend((str(k), float(a), float(b)) for k, a, b in data.get("waits", ()))
+                held = data.get("held")
+                span.held = (float(held[0]), float(held[1])) if held else None
+                span.blocked = max(span.blocked, float(data.get("blocked", 0.0)))
+            self._spans = list(spans.values())
+        return self._spans
+
+    def durations(self) -> dict[str, float]:
+        """Each test's setup, call and teardown durations added up, less the time a
+        worker's last test waited in its teardown for more work (not its own time)."""
+        totals: dict[str, float] = {}
+        for nodeid, _, _, _, _, _, duration in self._phases:
+            totals[nodeid] = totals.get(nodeid, 0.0) + duration
+        for nodeid, data in self._records:
             held = data.get("held")
-            span.held = (float(held[0]), float(held[1])) if held else None
-            span.blocked = max(span.blocked, float(data.get("blocked", 0.0)))
+            if held:
+                totals[nodeid] -= float(held[1]) - float(held[0])
+        return totals
 
     def pytest_sessionfinish(self) -> None:
-        if self._timeline and self._spans:
+        if self._timeline and self._phases:
             path = Path(self._timeline)
-            events = trace_events(list(self._spans.values()))
+            events = trace_events(self.spans())
             path.write_text(json.dumps({"traceEvents": events, "displayTimeUnit": "ms"}))
             self._written = path
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if not self._spans:
+        if not self._phases:
             return
         stats = run_stats(
-            list(self._spans.values()),
+            self.spans(),
             groups=self._groups(),
             block_threshold=self._block_threshold,
         )

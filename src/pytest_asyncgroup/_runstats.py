@@ -78,10 +78,8 @@ class RunStats:
 
 def peak_overlap(intervals: Iterable[tuple[float, float]]) -> int:
     """Most intervals open at one instant (an end at t closes before a start at t)."""
-    points = sorted(
-        [(a, 1) for a, _ in intervals] + [(b, -1) for _, b in intervals],
-        key=lambda point: (point[0], point[1]),
-    )
+    # (t, -1) sorts before (t, 1): an end at t closes before a start at t.
+    points = sorted([(a, 1) for a, _ in intervals] + [(b, -1) for _, b in intervals])
     peak = current = 0
     for _, delta in points:
         current += delta
@@ -103,17 +101,20 @@ def union_length(intervals: Iterable[tuple[float, float]]) -> float:
 def run_stats(spans: Sequence[TestSpan], *, groups: int, block_threshold: float) -> RunStats:
     """The summary's numbers. Wall time runs from the first test's start to the last
     test's end, so start-up and collection (xdist's workers) do not dilute it."""
-    active = [interval for span in spans for interval in span.active()]
+    actives = [span.active() for span in spans]  # each span's, worked out once
+    active = [interval for intervals in actives for interval in intervals]
     wall = max((b for _, b in active), default=0.0) - min((a for a, _ in active), default=0.0)
-    by_worker: dict[str, list[TestSpan]] = defaultdict(list)
-    for span in spans:
-        by_worker[span.worker].append(span)
+    by_worker: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    tests: dict[str, int] = defaultdict(int)
+    for span, intervals in zip(spans, actives, strict=True):
+        by_worker[span.worker].extend(intervals)
+        tests[span.worker] += 1
     workers = [
         WorkerStats(
             worker=worker,
-            tests=len(own),
-            peak_in_flight=peak_overlap([i for s in own for i in s.active()]),
-            busy=union_length([i for s in own for i in s.active()]),
+            tests=tests[worker],
+            peak_in_flight=peak_overlap(own),
+            busy=union_length(own),
         )
         for worker, own in sorted(by_worker.items())
     ]
@@ -131,7 +132,7 @@ def run_stats(spans: Sequence[TestSpan], *, groups: int, block_threshold: float)
         ((s.nodeid, s.blocked) for s in spans if s.blocked > block_threshold),
         key=lambda entry: (-entry[1], entry[0]),
     )
-    total = sum(span.duration() for span in spans)
+    total = sum(b - a for a, b in active)
     return RunStats(
         wall=wall,
         groups=groups,

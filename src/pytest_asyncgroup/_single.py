@@ -67,7 +67,8 @@ class OneProcessRun:
     def keyed_groups(self) -> int:
         """Groups of tests sharing keys in this run (for the summary)."""
         items = self._session.items if self._session is not None else []
-        declarations = [declaration_of(item) for item in items]
+        # Tests without keys make no keyed group: plan only those with keys.
+        declarations = [d for d in map(declaration_of, items) if d.keys]
         return keyed_groups(plan_run(declarations, {}, self.settings.per_worker, 1).placements)
 
     def _stop(self, reason: str) -> None:

@@ -124,7 +124,6 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.dist = "no"  # xdist's own pytest_configure (trylast) starts no workers
         _start(config, "plan", PlanOnly(settings, names or ["main"]))
         return
-    config.pluginmanager.register(DurationsRecorder(), "asyncgroup-durations")
     # xdist starts workers when --dist is not "no" and there are --tx specs (-n N
     # makes them); -n 0 sets --dist=no, leaving us in one process.
     if distributed:
@@ -144,6 +143,7 @@ def _observe(config: pytest.Config, settings: Settings, groups: Callable[[], int
         timeline=config.getoption("asyncgroup_timeline"),
     )
     config.pluginmanager.register(observer, "asyncgroup-observer")
+    config.pluginmanager.register(DurationsRecorder(observer.durations), "asyncgroup-durations")
 
 
 def _settings(config: pytest.Config) -> Settings:

@@ -22,7 +22,7 @@ from ._setupstate import CollectorTree, TestSetupState, bind
 from ._warnings import WarningsState
 
 
-@dataclass
+@dataclass(slots=True)
 class TestRecord:
     """One test's progress, and when it held its claim (``time.perf_counter``)."""
 
