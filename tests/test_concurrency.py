@@ -131,6 +131,48 @@ def test_sync_tests_without_keys_run_alone(suite: pytest.Pytester) -> None:
             assert [other for other, i in recorded if overlaps(interval, i)] == [name]
 
 
+@pytest.mark.parametrize("args", [[], ["-n", "2"]], ids=["one-process", "two-workers"])
+def test_sync_tests_in_a_row_between_async_ones_still_run_alone(
+    suite: pytest.Pytester, args: list[str]
+) -> None:
+    # Consecutive sync tests run one after another in one task of the loop; the
+    # async tests before and after them must still overlap none of them.
+    suite.makepyfile(
+        """
+        import time
+        import pytest
+        from recorder import waiting, sync_span
+
+        @pytest.mark.parametrize("i", range(6))
+        async def test_before(i):
+            await waiting(f"before{i}", 0.1)
+
+        @pytest.mark.parametrize("i", range(30))
+        def test_sync(i):
+            with sync_span(f"sync{i}"):
+                time.sleep(0.005)
+
+        @pytest.mark.parametrize("i", range(6))
+        async def test_after(i):
+            await waiting(f"after{i}", 0.1)
+        """
+    )
+    result = suite.runpytest(DIST, *args)
+    result.assert_outcomes(passed=42)
+    recorded = [(str(e["name"]), (e["start"], e["end"]), e["worker"]) for e in events(suite)]
+    assert len(recorded) == 42
+    for name, interval, worker in recorded:
+        if name.startswith("sync"):
+            beside = [n for n, i, w in recorded if w == worker and overlaps(interval, i)]
+            assert beside == [name]
+    for prefix in ("before", "after"):  # the async tests still overlap each other
+        by_worker: dict[object, list[tuple[float, float]]] = {}
+        for name, interval, worker in recorded:
+            if name.startswith(prefix):
+                by_worker.setdefault(worker, []).append(interval)
+        assert max(peak_overlap(intervals) for intervals in by_worker.values()) >= 3
+
+
 def test_sync_tests_with_keys_follow_the_key_rules(suite: pytest.Pytester) -> None:
     suite.makepyfile(
         """

@@ -113,6 +113,25 @@ def test_exitfirst_cancels_tests_in_flight_and_starts_nothing_else(suite: pytest
     assert result.duration < 4  # a hang guard: the cancelled tests would sleep 5 s
 
 
+def test_exitfirst_stops_a_row_of_sync_tests_at_the_failure(suite: pytest.Pytester) -> None:
+    suite.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.parametrize("i", range(10))
+        def test_sync(i):
+            assert i != 3
+
+        async def test_async_after():
+            pass
+        """
+    )
+    result = suite.runpytest(DIST, "-x")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(["*test_sync[[]3[]]*", "*stopping after 1 failures*"])
+
+
 def test_collection_errors_stop_the_run_as_in_plain_pytest(suite: pytest.Pytester) -> None:
     suite.makepyfile(test_ok="async def test_ok(): pass", test_broken="import nothing_here")
     result = suite.runpytest(DIST)

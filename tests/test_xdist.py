@@ -398,6 +398,41 @@ def test_exitfirst_cancels_in_flight_tests_on_every_worker(
     assert result.duration < 10
 
 
+def test_exitfirst_reaches_a_worker_running_sync_tests_one_after_another(
+    logged: pytest.Pytester,
+) -> None:
+    # The "a" group (sync tests that run alone, one after another) and the "b"
+    # test go to different workers. "b" fails once the sync tests are under way;
+    # the stop must reach their worker between two of them, not after all 200.
+    logged.makepyfile(
+        """
+        import asyncio, time
+        from pathlib import Path
+        import pytest
+
+        STARTED = Path(__file__).parent / "sync-started"
+
+        @pytest.mark.resource("a")
+        @pytest.mark.parametrize("i", range(200))
+        def test_sync(monkeypatch, i):
+            STARTED.touch()
+            time.sleep(0.01)
+
+        @pytest.mark.resource("b")
+        async def test_fails():
+            while not STARTED.exists():
+                await asyncio.sleep(0.01)
+            assert False
+        """
+    )
+    result = run(logged, "-n", "2", DIST, "-x")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    outcomes = result.parseoutcomes()
+    assert outcomes["failed"] == 1
+    assert outcomes.get("passed", 0) < 150  # all 200 take 2 s; a stop lands within a few
+    result.stdout.fnmatch_lines(["*stopping after 1 failures*"])
+
+
 def test_remote_style_tx_specs_run_the_same_plan(logged: pytest.Pytester) -> None:
     logged.makepyfile(GROUPS_SUITE)
     result = logged.runpytest("--tx", f"2*popen//python={sys.executable}", DIST)

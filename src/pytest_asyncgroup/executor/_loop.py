@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -97,14 +98,15 @@ class WorkerLoop:
         self.admission = Admission(concurrency=concurrency, limits=dict(limits or {}))
         self._tree = CollectorTree()
         self._batches = _Batches()
-        self._waiting: dict[pytest.Item, tuple[int, Claim]] = {}
-        self._running: dict[asyncio.Task[TestRecord | None], _Running] = {}
+        # Tests leave from the front as they start: an OrderedDict finds its first
+        # entry at once, where a dict scans past every slot emptied before it.
+        self._waiting: OrderedDict[pytest.Item, tuple[int, Claim]] = OrderedDict()
+        self._running: dict[asyncio.Task[None], _Running] = {}
         self._closed = False
         self._stop_reason: str | None = None
         self._wakeup: asyncio.Event | None = None
         self._news: asyncio.Future[None] | None = None
         self._running_batch = -1
-        self.records: list[TestRecord] = []
 
     def submit(self, items: Iterable[pytest.Item]) -> None:
         """Queue tests to run, in order; may be called while :meth:`serve` runs."""
@@ -160,29 +162,32 @@ class WorkerLoop:
         if self._running and self._running_batch != batch:
             return
         for item in self.admission.admit(self._queue(batch), self._note_key_wait):
-            _, claim = self._waiting.pop(item)
-            self._running_batch = batch
-            running = _Running(item, claim, TestRecord(item.nodeid))
-            wait = self._key_waits.pop(item, None)
-            if wait is not None:
-                running.record.waits.append((*wait, time.time()))
+            running = self._started(item, batch)
             task = asyncio.get_running_loop().create_task(self._run(running))
             self._running[task] = running
             self._arm_timeout(task, running)
 
+    def _started(self, item: pytest.Item, batch: int) -> _Running:
+        """Take an admitted test off the waiting queue."""
+        _, claim = self._waiting.pop(item)
+        self._running_batch = batch
+        running = _Running(item, claim, TestRecord(item.nodeid))
+        wait = self._key_waits.pop(item, None)
+        if wait is not None:
+            running.record.waits.append((*wait, time.time()))
+        return running
+
     def _note_key_wait(self, item: pytest.Item, key: str) -> None:
         self._key_waits.setdefault(item, (key, time.time()))
 
-    def _arm_timeout(self, task: asyncio.Task[TestRecord | None], running: _Running) -> None:
+    def _arm_timeout(self, task: asyncio.Task[None], running: _Running) -> None:
         seconds = self._timeout_of(running.item, running.claim.alone) if self._timeout_of else None
         if seconds:
             running.timer = asyncio.get_running_loop().call_later(
                 seconds, self._time_out, task, running, seconds
             )
 
-    def _time_out(
-        self, task: asyncio.Task[TestRecord | None], running: _Running, seconds: float
-    ) -> None:
+    def _time_out(self, task: asyncio.Task[None], running: _Running, seconds: float) -> None:
         """Rule 3's timeout: cancel the test in whatever phase it is."""
         if task.done():
             return
@@ -211,12 +216,27 @@ class WorkerLoop:
                 return
             yield item, claim
 
-    async def _run(self, running: _Running) -> TestRecord | None:
+    async def _run(self, running: _Running) -> None:
+        """Run ``running``'s test; then, while tests that run alone follow, run them too.
+
+        A run of tests that each run alone (a sync suite) goes on in this task:
+        one pass of the loop between tests, where starting a task per test
+        would cost three. Commands, timers and stops still get that pass.
+        """
+        try:
+            following: _Running | None = running
+            while following is not None:
+                await self._run_one(following)
+                following = await self._next_alone(following)
+        finally:
+            self._wake()
+
+    async def _run_one(self, running: _Running) -> None:
         try:
             if self._stopping():  # admitted just before the stop: never started
                 self._tree.forget([running.item])
-                return None
-            record = await run_test(
+                return
+            await run_test(
                 running.item,
                 running.record,
                 self._tree,
@@ -225,13 +245,33 @@ class WorkerLoop:
                 output=self._output,
             )
             self._report_done(running)
-            return record
         finally:
             if running.timer is not None:
                 running.timer.cancel()
             self._phases.pop(running.item, None)
             self.admission.release(running.claim)
-            self._wake()
+
+    async def _next_alone(self, previous: _Running) -> _Running | None:
+        """The next waiting test, admitted in this task, if it runs alone and may start."""
+        if not (previous.claim.alone and self._next_waits_alone()):
+            return None
+        await asyncio.sleep(0)  # the loop's pass between tests
+        task = asyncio.current_task()
+        if task is None or not self._next_waits_alone() or set(self._running) != {task}:
+            return None  # something else started meanwhile: the serve loop takes over
+        item, (batch, claim) = next(iter(self._waiting.items()))
+        if not self.admission.admit([(item, claim)], self._note_key_wait):
+            return None
+        running = self._started(item, batch)
+        self._running[task] = running
+        self._arm_timeout(task, running)
+        return running
+
+    def _next_waits_alone(self) -> bool:
+        if not self._waiting or self._stopping():
+            return False
+        _, claim = next(iter(self._waiting.values()))
+        return claim.alone
 
     def _report_done(self, running: _Running) -> None:
         if not running.done_reported:
@@ -288,9 +328,7 @@ class WorkerLoop:
     def _collect_finished(self) -> None:
         for task in [task for task in self._running if task.done()]:
             del self._running[task]
-            record = task.result()  # re-raises an internal error
-            if record is not None:
-                self.records.append(record)
+            task.result()  # re-raises an internal error
 
     async def _teardown_leftovers(self) -> None:
         """Tear down collectors still live (a test re-run by a plugin, an abort)."""
