@@ -16,19 +16,31 @@ TIMEOUT = pytest.StashKey[float]()
 
 
 def declare_all(items: list[pytest.Item]) -> list[str]:
-    """Store every test's declaration; return one line per problem (nothing may run)."""
+    """Store every test's declaration; return one line per problem (nothing may run).
+
+    A test with no ``resource``/``serial`` mark and no keys from the hook stores
+    nothing: :func:`declaration_of` gives it the empty declaration.
+    """
     problems: list[str] = []
+    hook_implemented = bool(items) and bool(
+        items[0].config.hook.pytest_asyncgroup_resources.get_hookimpls()
+    )
     for item in items:
         try:
-            hook_keys = [
-                key
-                for keys in item.ihook.pytest_asyncgroup_resources(item=item)
-                if keys is not None
-                for key in _as_keys(keys)
-            ]
-            item.stash[DECLARATION] = parse_declaration(
-                item.iter_markers("resource"), item.iter_markers("serial"), hook_keys
+            hook_keys = (
+                [
+                    key
+                    for keys in item.ihook.pytest_asyncgroup_resources(item=item)
+                    if keys is not None
+                    for key in _as_keys(keys)
+                ]
+                if hook_implemented
+                else []
             )
+            resource_marks = list(item.iter_markers("resource"))
+            serial_marks = list(item.iter_markers("serial"))
+            if resource_marks or serial_marks or hook_keys:
+                item.stash[DECLARATION] = parse_declaration(resource_marks, serial_marks, hook_keys)
             seconds = parse_timeout(item.get_closest_marker("timeout"))
             if seconds is not None:
                 item.stash[TIMEOUT] = seconds
@@ -53,8 +65,11 @@ def declarations_error(problems: list[str]) -> pytest.UsageError:
     )
 
 
+_UNDECLARED = Declaration()
+
+
 def declaration_of(item: pytest.Item) -> Declaration:
-    return item.stash.get(DECLARATION, Declaration())
+    return item.stash.get(DECLARATION, _UNDECLARED)
 
 
 def _as_keys(keys: object) -> list[object]:

@@ -56,10 +56,23 @@ def _sync_shim(function: Callable[..., Any], name: str) -> Callable[..., Any] | 
     return None
 
 
+_ASYNC: dict[Callable[..., Any], bool] = {}
+"""Whether each fixture function seen so far is async: asked at every setup."""
+
+
+def _is_async(function: Callable[..., Any]) -> bool:
+    known = _ASYNC.get(function)
+    if known is None:
+        known = _ASYNC[function] = inspect.iscoroutinefunction(
+            function
+        ) or inspect.isasyncgenfunction(function)
+    return known
+
+
 @contextlib.contextmanager
 def async_fixture_as_sync(fixturedef: Any, request: Any) -> Iterator[None]:
     """While pytest sets up ``fixturedef``, present an async function as a sync one."""
-    if not in_bridge():
+    if not in_bridge() or not _is_async(fixturedef.func):
         yield
         return
     function = _compat.resolve_fixture_function(fixturedef, request)
