@@ -51,9 +51,6 @@ class TestSpan:
         pieces = [(start, hold_start), (hold_stop, stop)]
         return [(a, b) for a, b in pieces if b > a]
 
-    def duration(self) -> float:
-        return sum(b - a for a, b in self.active())
-
 
 @dataclass
 class WorkerStats:

@@ -18,6 +18,7 @@ import asyncio
 import collections
 import contextlib
 import inspect
+import weakref
 from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
@@ -56,17 +57,18 @@ def _sync_shim(function: Callable[..., Any], name: str) -> Callable[..., Any] | 
     return None
 
 
-_ASYNC: dict[Callable[..., Any], bool] = {}
+_ASYNC: weakref.WeakKeyDictionary[Callable[..., Any], bool] = weakref.WeakKeyDictionary()
 """Whether each fixture function seen so far is async: asked at every setup."""
 
 
 def _is_async(function: Callable[..., Any]) -> bool:
-    known = _ASYNC.get(function)
-    if known is None:
-        known = _ASYNC[function] = inspect.iscoroutinefunction(
-            function
-        ) or inspect.isasyncgenfunction(function)
-    return known
+    try:
+        return _ASYNC[function]
+    except (KeyError, TypeError):  # not seen yet, or not weakly referenceable
+        known = inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function)
+        with contextlib.suppress(TypeError):
+            _ASYNC[function] = known
+        return known
 
 
 @contextlib.contextmanager

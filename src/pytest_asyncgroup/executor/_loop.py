@@ -219,9 +219,10 @@ class WorkerLoop:
     async def _run(self, running: _Running) -> None:
         """Run ``running``'s test; then, while tests that run alone follow, run them too.
 
-        A run of tests that each run alone (a sync suite) goes on in this task:
-        one pass of the loop between tests, where starting a task per test
-        would cost three. Commands, timers and stops still get that pass.
+        A run of tests that each run alone (a sync suite) goes on in this task,
+        with one pass of the loop between tests, where a task per test costs a
+        wake-up of the serve loop, a new task and two passes. Commands, timers
+        and stops still get that pass.
         """
         try:
             following: _Running | None = running
@@ -257,7 +258,7 @@ class WorkerLoop:
             return None
         await asyncio.sleep(0)  # the loop's pass between tests
         task = asyncio.current_task()
-        if task is None or not self._next_waits_alone() or set(self._running) != {task}:
+        if task not in self._running or len(self._running) > 1 or not self._next_waits_alone():
             return None  # something else started meanwhile: the serve loop takes over
         item, (batch, claim) = next(iter(self._waiting.items()))
         if not self.admission.admit([(item, claim)], self._note_key_wait):
