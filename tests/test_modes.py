@@ -48,3 +48,43 @@ def test_without_the_mode_nothing_changes(suite: pytest.Pytester) -> None:
     )
     result = suite.runpytest("-p", "no:asyncio")
     result.assert_outcomes(failed=1)  # pytest's own verdict on async tests without a plugin
+
+
+ENGINE_PROBE = """
+import os, sys
+
+def pytest_sessionfinish(session):
+    role = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    loaded = "pytest_asyncgroup.executor" in sys.modules
+    print(f"engine in {role}: {loaded}")
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "lines"),
+    [
+        ([], ["*engine in main: False"]),
+        (["-n", "2"], ["*engine in main: False"]),  # xdist's own --dist load
+        (["--dist=asyncgroup"], ["*engine in main: True"]),
+        (["-n", "2", "--dist=asyncgroup"], ["*engine in main: False"]),  # the controller
+    ],
+    ids=["plain", "dist-load", "one-process", "controller"],
+)
+def test_only_processes_that_run_tests_on_the_loop_import_the_engine(
+    suite: pytest.Pytester, args: list[str], lines: list[str]
+) -> None:
+    # Start-up cost: a pytest run that merely has the plugin installed, and the
+    # controller of a distributed run, import neither the engine nor greenlet.
+    suite.makeconftest(ENGINE_PROBE)
+    suite.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.parametrize("i", range(8))
+        def test_sync(i):
+            pass
+        """
+    )
+    result = suite.runpytest_subprocess("-s", *args)
+    result.assert_outcomes(passed=8)
+    result.stdout.fnmatch_lines(lines)

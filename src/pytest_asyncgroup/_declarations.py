@@ -8,7 +8,6 @@ from . import _compat
 from ._keys import Declaration
 from ._markers import DeclarationError, parse_declaration, parse_timeout
 from ._settings import Settings
-from .executor import Claim, is_async_test
 
 DECLARATION = pytest.StashKey[Declaration]()
 TIMEOUT = pytest.StashKey[float]()
@@ -78,17 +77,6 @@ def _as_keys(keys: object) -> list[object]:
             f"pytest_asyncgroup_resources hook: expected an iterable of keys, got {keys!r}"
         )
     return list(keys)
-
-
-def claim_of(item: pytest.Item, settings: Settings) -> Claim:
-    """What ``item`` holds while it runs, from its declaration and what it is."""
-    declaration = declaration_of(item)
-    alone = (
-        declaration.serial
-        or (not declaration.keys and not is_async_test(item))
-        or not settings.alone_fixtures.isdisjoint(_compat.fixture_names(item))
-    )
-    return Claim(shared=declaration.shared, exclusive=declaration.exclusive, alone=alone)
 
 
 def timeout_of(item: pytest.Item, settings: Settings) -> float | None:

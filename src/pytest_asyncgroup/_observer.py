@@ -1,53 +1,23 @@
 """Seeing the run: the summary, ``--asyncgroup-timeline`` (pytest glue of ``_runstats``).
 
-Where tests run (one process, or each xdist worker), :class:`RecordAttacher`
-adds what the worker loop recorded about a test to its teardown report as the
-attribute ``asyncgroup``: plain JSON, so xdist carries it to the controller
-with the report itself (no new event types). Where reports arrive (one process,
-or the controller), :class:`RunObserver` collects every test's phases and that
-record, prints the summary after the results, and writes the timeline.
+Where reports arrive (one process, or the controller), :class:`RunObserver`
+collects every test's phases and what the worker loop recorded about it (the
+report attribute of ``_protocol.py``, set by ``_engine_hooks.py``), prints the
+summary after the results, and writes the timeline.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from . import _compat
+from ._protocol import REPORT_ATTRIBUTE
 from ._runstats import Phase, TestSpan, run_stats, summary_lines, trace_events
-from .executor import RECORD
-
-REPORT_ATTRIBUTE = "asyncgroup"
-
-
-class RecordAttacher:
-    """Where tests run: the loop's record of a test rides on its teardown report."""
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(
-        self, item: pytest.Item, call: pytest.CallInfo[None]
-    ) -> Generator[None, Any, Any]:
-        report = yield
-        if call.when == "teardown":
-            # Taken off the item: a finished test's record is not kept for the session.
-            record = item.stash.get(RECORD, None)
-            if record is not None:
-                del item.stash[RECORD]
-                if record.waits or record.held or record.blocked:  # else nothing to say
-                    setattr(
-                        report,
-                        REPORT_ATTRIBUTE,
-                        {
-                            "waits": [list(wait) for wait in record.waits],
-                            "held": list(record.held) if record.held else None,
-                            "blocked": round(record.blocked, 6),
-                        },
-                    )
-        return report
 
 
 class RunObserver:

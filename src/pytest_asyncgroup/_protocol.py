@@ -10,6 +10,10 @@ must stop the run. Nodeids are never changed.
 
 Controller -> worker, the other way, uses xdist's own command channel: workers
 running our loop understand one more command, :data:`STOP_COMMAND`.
+
+What the worker loop recorded about a test (key waits, the hold, the longest
+stretch it held the loop) rides on its teardown report as the attribute
+:data:`REPORT_ATTRIBUTE`: plain JSON, which xdist serializes with the report.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from ._keys import Declaration
 
 SIDE_CHANNEL = "pytest_asyncgroup_channel"
 STOP_COMMAND = "pytest_asyncgroup_stop"
+REPORT_ATTRIBUTE = "asyncgroup"
 
 
 @dataclass(frozen=True)

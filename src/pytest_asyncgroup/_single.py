@@ -6,11 +6,23 @@ import asyncio
 
 import pytest
 
-from ._declarations import claim_of, declaration_of, timeout_of
+from . import _compat
+from ._declarations import declaration_of, declarations_error, declare_all, timeout_of
 from ._plan import keyed_groups, plan_run
 from ._settings import Settings
 from ._stopping import FirstStop
-from .executor import OnDone, WorkerLoop
+from .executor import Claim, OnDone, WorkerLoop, is_async_test
+
+
+def claim_of(item: pytest.Item, settings: Settings) -> Claim:
+    """What ``item`` holds while it runs, from its declaration and what it is."""
+    declaration = declaration_of(item)
+    alone = (
+        declaration.serial
+        or (not declaration.keys and not is_async_test(item))
+        or not settings.alone_fixtures.isdisjoint(_compat.fixture_names(item))
+    )
+    return Claim(shared=declaration.shared, exclusive=declaration.exclusive, alone=alone)
 
 
 def new_worker_loop(
@@ -37,6 +49,12 @@ class OneProcessRun:
         self.loop: WorkerLoop | None = None
         self._session: pytest.Session | None = None
         self._first_stop = FirstStop(self._stop)
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        # (An xdist worker sends its problems to the controller, which stops the run.)
+        problems = declare_all(session.items)
+        if problems:
+            raise declarations_error(problems)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> bool:

@@ -20,8 +20,6 @@ import os
 
 import pytest
 
-from .executor import in_overlapping_test
-
 TIMEOUT_PLUGIN = "timeout"  # pytest-timeout's registered name
 
 
@@ -76,10 +74,15 @@ def pytest_timeout_active(config: pytest.Config) -> bool:
 class PytestTimeoutHandOver:
     """Registered when pytest-timeout is active: overlapping tests are timed by us."""
 
+    def __init__(self) -> None:
+        from .executor import in_overlapping_test  # the engine runs in this process
+
+        self._overlapping = in_overlapping_test
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_timeout_set_timer(self, item: pytest.Item, settings: object) -> bool | None:
-        return True if in_overlapping_test() else None
+        return True if self._overlapping() else None
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_timeout_cancel_timer(self, item: pytest.Item) -> bool | None:
-        return True if in_overlapping_test() else None
+        return True if self._overlapping() else None

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pytest
 
 from . import _compat, _timeouts, hookspecs
-from ._controller import ControllerRun
-from ._declarations import declarations_error, declare_all
-from ._history import DurationsRecorder
-from ._observer import RecordAttacher, RunObserver
-from ._plan_only import PlanOnly
 from ._protocol import SIDE_CHANNEL
 from ._settings import (
     DEFAULT_ALONE_FIXTURES,
@@ -22,12 +16,13 @@ from ._settings import (
     Settings,
     build_settings,
 )
-from ._single import OneProcessRun
-from ._worker import WorkerRun
-from .executor import async_fixture_as_sync, call_async_test
 
-ROLE = pytest.StashKey[str]()
-"""``one-process``, ``controller`` or ``worker``: where this process sits in the run."""
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+# Each role's modules (the engine, the scheduler, the summary) are imported in
+# pytest_configure, once the role is known: a pytest run that merely has the
+# plugin installed imports none of them.
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -113,6 +108,8 @@ def pytest_configure(config: pytest.Config) -> None:
     workerinput = _compat.worker_input(config)
     if workerinput is not None:  # an xdist worker: only ours have the side channel
         if SIDE_CHANNEL in workerinput:
+            from ._worker import WorkerRun
+
             _start(config, "worker", WorkerRun(config, _settings(config)))
         return
     if _compat.requested_dist(config) != _compat.DIST_MODE:
@@ -120,6 +117,8 @@ def pytest_configure(config: pytest.Config) -> None:
     settings = _settings(config)
     distributed = config.getoption("dist") == _compat.DIST_MODE and bool(config.getoption("tx"))
     if config.getoption("asyncgroup_plan"):
+        from ._plan_only import PlanOnly
+
         names = [f"gw{i}" for i in range(_compat.worker_count(config))] if distributed else []
         config.option.dist = "no"  # xdist's own pytest_configure (trylast) starts no workers
         _start(config, "plan", PlanOnly(settings, names or ["main"]))
@@ -127,16 +126,23 @@ def pytest_configure(config: pytest.Config) -> None:
     # xdist starts workers when --dist is not "no" and there are --tx specs (-n N
     # makes them); -n 0 sets --dist=no, leaving us in one process.
     if distributed:
+        from ._controller import ControllerRun
+
         controller = ControllerRun(config, settings)
         _start(config, "controller", controller)
         _observe(config, settings, controller.keyed_groups)
     else:
+        from ._single import OneProcessRun
+
         single = OneProcessRun(settings)
         _start(config, "one-process", single)
         _observe(config, settings, single.keyed_groups)
 
 
 def _observe(config: pytest.Config, settings: Settings, groups: Callable[[], int]) -> None:
+    from ._history import DurationsRecorder
+    from ._observer import RunObserver
+
     observer = RunObserver(
         groups=groups,
         block_threshold=settings.block_threshold,
@@ -164,31 +170,11 @@ def _settings(config: pytest.Config) -> Settings:
 
 
 def _start(config: pytest.Config, role: str, plugin: object) -> None:
-    config.stash[ROLE] = role
     config.pluginmanager.register(plugin, f"asyncgroup-{role}")
     if role in ("worker", "one-process"):
-        config.pluginmanager.register(RecordAttacher(), "asyncgroup-records")
+        from ._engine_hooks import EngineHooks
+
+        config.pluginmanager.register(EngineHooks(), "asyncgroup-engine")
         if _timeouts.pytest_timeout_active(config):
             handover = _timeouts.PytestTimeoutHandOver()
             config.pluginmanager.register(handover, "asyncgroup-timeout")
-
-
-def pytest_collection_finish(session: pytest.Session) -> None:
-    # Workers send their problems to the controller, which stops the run.
-    if session.config.stash.get(ROLE, None) == "one-process":
-        problems = declare_all(session.items)
-        if problems:
-            raise declarations_error(problems)
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
-    return True if call_async_test(pyfuncitem) else None
-
-
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_fixture_setup(
-    fixturedef: Any, request: pytest.FixtureRequest
-) -> Generator[None, Any, Any]:
-    with async_fixture_as_sync(fixturedef, request):
-        return (yield)

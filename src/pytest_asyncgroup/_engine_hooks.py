@@ -1,0 +1,51 @@
+"""Hooks of a process whose tests run on the worker loop (one process, an xdist worker).
+
+Registered only there, so a controller, or a run without ``--dist=asyncgroup``,
+neither imports the engine nor pays for these hooks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+
+from ._protocol import REPORT_ATTRIBUTE
+from .executor import RECORD, async_fixture_as_sync, call_async_test
+
+
+class EngineHooks:
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> bool | None:
+        return True if call_async_test(pyfuncitem) else None
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_fixture_setup(
+        self, fixturedef: Any, request: pytest.FixtureRequest
+    ) -> Generator[None, Any, Any]:
+        with async_fixture_as_sync(fixturedef, request):
+            return (yield)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, Any, Any]:
+        """The loop's record of a test rides on its teardown report (``_protocol.py``)."""
+        report = yield
+        if call.when == "teardown":
+            # Taken off the item: a finished test's record is not kept for the session.
+            record = item.stash.get(RECORD, None)
+            if record is not None:
+                del item.stash[RECORD]
+                if record.waits or record.held or record.blocked:  # else nothing to say
+                    setattr(
+                        report,
+                        REPORT_ATTRIBUTE,
+                        {
+                            "waits": [list(wait) for wait in record.waits],
+                            "held": list(record.held) if record.held else None,
+                            "blocked": round(record.blocked, 6),
+                        },
+                    )
+        return report
