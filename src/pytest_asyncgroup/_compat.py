@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import functools
 import inspect
 import os
 import sys
@@ -337,14 +338,22 @@ def asks_for_own_loops(item: pytest.Item) -> bool:
     return function is not None and inspect.iscoroutinefunction(function)
 
 
+@functools.cache
+def _is_pytest_asyncio_item(item_type: type) -> bool:
+    return any(
+        cls.__name__ == "PytestAsyncioFunction" and cls.__module__.startswith("pytest_asyncio")
+        for cls in item_type.__mro__
+    )
+
+
+def _nothing_to_undo() -> None:
+    pass
+
+
 def plain_function_methods(item: pytest.Item) -> Callable[[], None]:
     """Route a pytest-asyncio item through plain ``Function`` setup/runtest; return undo."""
-    is_asyncio_item = any(
-        cls.__name__ == "PytestAsyncioFunction" and cls.__module__.startswith("pytest_asyncio")
-        for cls in type(item).__mro__
-    )
-    if not is_asyncio_item:
-        return lambda: None
+    if not _is_pytest_asyncio_item(type(item)):
+        return _nothing_to_undo
     item.setup = types.MethodType(pytest.Function.setup, item)  # type: ignore[method-assign]
     item.runtest = types.MethodType(pytest.Function.runtest, item)  # type: ignore[method-assign]
 

@@ -43,6 +43,11 @@ class Claim:
     shared: frozenset[str] = frozenset()
     exclusive: frozenset[str] = frozenset()
     alone: bool = False
+    keys: frozenset[str] = field(init=False, repr=False, compare=False)
+    """Every key held, shared or exclusive (worked out once: asked at every start)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "keys", self.shared | self.exclusive)
 
 
 @dataclass
@@ -86,7 +91,7 @@ class Admission:
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         self._alone_held = self._alone_held or claim.alone
         self._exclusive.update(claim.exclusive)
-        for key in claim.shared | claim.exclusive:
+        for key in claim.keys:
             count = self._holders.get(key, 0) + 1
             self._holders[key] = count
             stats = self.keys.setdefault(key, KeyStatistics())
@@ -98,7 +103,7 @@ class Admission:
         if claim.alone:
             self._alone_held = False
         self._exclusive.difference_update(claim.exclusive)
-        for key in claim.shared | claim.exclusive:
+        for key in claim.keys:
             self._holders[key] -= 1
 
     def admit(
@@ -118,7 +123,7 @@ class Admission:
             if self._alone_held or self.in_flight >= self.concurrency:
                 break
             overtakes = not reserved_for_all.isdisjoint(
-                claim.shared | claim.exclusive
+                claim.keys
             ) or not reserved_for_shared.isdisjoint(claim.exclusive)
             if not overtakes and self.fits(claim):
                 self.hold(claim)

@@ -126,7 +126,8 @@ async def run_test(
                 tree, item, teardown_started=teardown_started, before_leaving=before_leaving
             )
         )
-        item.ihook.pytest_runtest_protocol(item=item, nextitem=None)
+        # As pytest's own loop calls it (config.hook, not the per-path ihook).
+        item.config.hook.pytest_runtest_protocol(item=item, nextitem=None)
 
     try:
         await run_in_greenlet(protocol, lambda: record.interruption, scope)
