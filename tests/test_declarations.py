@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from pytest_asyncgroup._keys import Declaration
+from pytest_asyncgroup._protocol import Collection
+
 from .conftest import events, overlaps, write_ini
 
 DIST = "--dist=asyncgroup"
@@ -147,3 +150,13 @@ def test_a_bad_key_from_the_hook_names_the_hook_and_the_test(suite: pytest.Pytes
     result = suite.runpytest(DIST)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*test_any: pytest_asyncgroup_resources hook: resource key None*"])
+
+
+def test_the_collection_message_carries_only_declared_tests_and_loads_back() -> None:
+    declared = Declaration(frozenset({"db"}), frozenset({"queue"}), serial=False)
+    collection = Collection(
+        (Declaration(), declared, Declaration(serial=True), Declaration()), ("a problem",)
+    )
+    message = collection.dump()
+    assert [entry[0] for entry in message["declared"]] == [1, 2]  # by collection index
+    assert Collection.load(message) == collection

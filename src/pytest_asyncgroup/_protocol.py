@@ -36,18 +36,27 @@ class Collection:
     problems: tuple[str, ...] = ()
 
     def dump(self) -> dict[str, Any]:
-        """A plain structure execnet can send (lists, strings, bools)."""
+        """A plain structure execnet can send (lists, strings, bools, ints).
+
+        Only tests that declare something travel, by collection index: a suite
+        of undeclared tests sends an empty list, not one entry per test.
+        """
         return {
-            "tests": [[sorted(d.shared), sorted(d.exclusive), d.serial] for d in self.declarations],
+            "count": len(self.declarations),
+            "declared": [
+                [index, sorted(d.shared), sorted(d.exclusive), d.serial]
+                for index, d in enumerate(self.declarations)
+                if d != _UNDECLARED
+            ],
             "problems": list(self.problems),
         }
 
     @classmethod
     def load(cls, data: dict[str, Any]) -> Collection:
-        return cls(
-            tuple(
-                Declaration(frozenset(shared), frozenset(exclusive), bool(serial))
-                for shared, exclusive, serial in data["tests"]
-            ),
-            tuple(data["problems"]),
-        )
+        declarations = [_UNDECLARED] * int(data["count"])
+        for index, shared, exclusive, serial in data["declared"]:
+            declarations[index] = Declaration(frozenset(shared), frozenset(exclusive), bool(serial))
+        return cls(tuple(declarations), tuple(data["problems"]))
+
+
+_UNDECLARED = Declaration()
