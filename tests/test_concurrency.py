@@ -106,37 +106,10 @@ def test_exclusive_holders_never_overlap_other_holders(suite: pytest.Pytester) -
     assert any(overlaps(f, w) for f in free for w in writers)
 
 
-def test_sync_tests_without_keys_run_alone(suite: pytest.Pytester) -> None:
-    suite.makepyfile(
-        """
-        import time
-        import pytest
-        from recorder import waiting, sync_span
-
-        @pytest.mark.parametrize("i", range(5))
-        async def test_async(i):
-            await waiting(f"async{i}", 0.1)
-
-        @pytest.mark.parametrize("i", range(3))
-        def test_sync(i):
-            with sync_span(f"sync{i}"):
-                time.sleep(0.05)
-        """
-    )
-    result = suite.runpytest(DIST)
-    result.assert_outcomes(passed=8)
-    recorded = [(e["name"], (e["start"], e["end"])) for e in events(suite)]
-    for name, interval in recorded:
-        if name.startswith("sync"):
-            assert [other for other, i in recorded if overlaps(interval, i)] == [name]
-
-
 @pytest.mark.parametrize("args", [[], ["-n", "2"]], ids=["one-process", "two-workers"])
-def test_sync_tests_in_a_row_between_async_ones_still_run_alone(
-    suite: pytest.Pytester, args: list[str]
-) -> None:
+def test_sync_tests_without_keys_run_alone(suite: pytest.Pytester, args: list[str]) -> None:
     # Consecutive sync tests run one after another in one task of the loop; the
-    # async tests before and after them must still overlap none of them.
+    # async tests before and after them overlap none of them.
     suite.makepyfile(
         """
         import time
