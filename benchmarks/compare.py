@@ -17,6 +17,11 @@ Scenarios (``--scenario``, repeatable, or ``all``):
     python benchmarks/compare.py --scenario io --rounds 3
     python benchmarks/compare.py --scenario all
     python benchmarks/compare.py --quick          # tiny suites, one round: a smoke test
+    python benchmarks/compare.py --scenario sync --pairs 12   # ours and --dist load, alternately
+
+``--pairs N`` prints, instead of a page, N interleaved runs of ours at ``-n 2`` and
+``--dist load`` with the median of their per-pair ratios: steadier than a ratio of
+medians on a machine whose speed drifts between runs.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import argparse
 import json
 import os
 import shlex
+import statistics
 import subprocess
 import sys
 from collections.abc import Callable
@@ -435,6 +441,36 @@ def _run_row(
     print(f"    {outcome.wall:.2f} s, exit {outcome.exit_code}, {outcome.counts}", flush=True)
 
 
+def run_pairs(scenario: Scenario, n: int, pairs: int, timeout: float, work: Path) -> float:
+    """Ours and ``--dist load`` on the scenario's first suite, alternately, ``pairs``
+    times (the first of each pair alternates too); return the median per-pair ratio."""
+    catalogue = all_runners(n)
+    ours, load = catalogue[OURS.format(n=n)], catalogue[SEQUENTIAL[1].format(n=n)]
+    suite = scenario.variants[0]
+    directories = {}
+    for runner in (ours, load):
+        environments.ensure(runner.env)
+        directory = work / "pairs" / scenario.name / _slug(runner.name)
+        directories[runner.name] = _prepare(suite, runner, directory)
+    ratios = []
+    for pair in range(pairs):
+        walls = {}
+        for runner in (ours, load) if pair % 2 == 0 else (load, ours):
+            walls[runner.name] = runs.run(runner, directories[runner.name], timeout).wall
+        ratios.append(walls[ours.name] / walls[load.name])
+        print(
+            f"  pair {pair + 1}: ours {walls[ours.name]:.2f} s, {load.name}"
+            f" {walls[load.name]:.2f} s: {ratios[-1]:.2f}x",
+            flush=True,
+        )
+    median = statistics.median(ratios)
+    print(
+        f"{scenario.name}: ours takes {median:.2f}x as long as {load.name} (median of"
+        f" {pairs} pairs, {min(ratios):.2f}x to {max(ratios):.2f}x)"
+    )
+    return median
+
+
 def publish(result: ScenarioResult, scenario: Scenario, n: int, out: Path) -> None:
     """Write the markdown, the raw JSON and the chart of ``result`` under ``out``."""
     if scenario.targets is not None:
@@ -466,6 +502,9 @@ def main() -> None:
         "--render", action="store_true", help="re-render pages and charts from recorded JSON"
     )
     parser.add_argument("--out", type=Path, help="default: benchmarks/results (quick: .work)")
+    parser.add_argument(
+        "--pairs", type=int, metavar="N", help="print N interleaved pairs: ours, --dist load"
+    )
     options = parser.parse_args()
     table = scenarios(options.quick)
     chosen = options.scenario or ["all"]
@@ -477,6 +516,9 @@ def main() -> None:
     out = options.out or (WORK / "quick-results" if options.quick else RESULTS)
     for name in names:
         print(f"== {name}", flush=True)
+        if options.pairs:
+            run_pairs(table[name], options.workers, options.pairs, options.timeout, WORK)
+            continue
         if options.render:
             raw = json.loads((out / f"{name}.json").read_text())
             publish(rebuild(table[name], raw, options.workers), table[name], options.workers, out)
