@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from . import _compat
-from ._keys import Declaration
+from ._keys import NO_RESOURCES, Declaration
 from ._markers import DeclarationError, parse_declaration, parse_timeout
 from ._settings import Settings
 
@@ -64,11 +64,8 @@ def declarations_error(problems: list[str]) -> pytest.UsageError:
     )
 
 
-_UNDECLARED = Declaration()
-
-
 def declaration_of(item: pytest.Item) -> Declaration:
-    return item.stash.get(DECLARATION, _UNDECLARED)
+    return item.stash.get(DECLARATION, NO_RESOURCES)
 
 
 def _as_keys(keys: object) -> list[object]:

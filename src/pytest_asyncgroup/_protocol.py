@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ._keys import Declaration
+from ._keys import NO_RESOURCES, Declaration
 
 SIDE_CHANNEL = "pytest_asyncgroup_channel"
 STOP_COMMAND = "pytest_asyncgroup_stop"
@@ -46,17 +46,14 @@ class Collection:
             "declared": [
                 [index, sorted(d.shared), sorted(d.exclusive), d.serial]
                 for index, d in enumerate(self.declarations)
-                if d != _UNDECLARED
+                if d != NO_RESOURCES
             ],
             "problems": list(self.problems),
         }
 
     @classmethod
     def load(cls, data: dict[str, Any]) -> Collection:
-        declarations = [_UNDECLARED] * int(data["count"])
+        declarations = [NO_RESOURCES] * int(data["count"])
         for index, shared, exclusive, serial in data["declared"]:
             declarations[index] = Declaration(frozenset(shared), frozenset(exclusive), bool(serial))
         return cls(tuple(declarations), tuple(data["problems"]))
-
-
-_UNDECLARED = Declaration()
