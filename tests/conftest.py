@@ -59,10 +59,12 @@ def _inner_runs_keep_their_order(
     request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """pytest-randomly, when installed, would shuffle every inner suite; only the
-    test of our compatibility with it turns it back on."""
+    test of our compatibility with it turns it back on. And when this suite runs
+    under xdist, an inner run in this process must not believe it is a worker."""
     if "pytester" in request.fixturenames:
         request.getfixturevalue("pytester")  # it clears PYTEST_ADDOPTS when created
         monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:randomly")
+        monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
 
 
 @pytest.fixture
