@@ -11,7 +11,7 @@ def span(name: str, start: float, stop: float, worker: str = "gw0", **extra: obj
         Phase("call", start + 0.1, stop - 0.1, "passed"),
         Phase("teardown", stop - 0.1, stop, "passed"),
     ]
-    return TestSpan(name, worker, phases, **extra)  # type: ignore[arg-type]
+    return TestSpan(name, worker, start, stop, phases, **extra)  # type: ignore[arg-type]
 
 
 def test_a_held_teardown_is_not_the_tests_time() -> None:

@@ -38,8 +38,10 @@ class DurationsRecorder:
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         cache = getattr(session.config, "cache", None)
+        if cache is None:
+            return
         durations = self._measured()
-        if cache is None or not durations:
+        if not durations:
             return
         merged = load_durations(session.config)
         merged.update({nodeid: round(seconds, 6) for nodeid, seconds in durations.items()})

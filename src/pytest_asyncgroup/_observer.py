@@ -23,10 +23,11 @@ from ._runstats import Phase, TestSpan, run_stats, summary_lines, trace_events
 class RunObserver:
     """Where reports arrive: collects each test's phases, then summarises.
 
-    During the run it keeps one tuple of strings and floats per report, which
-    the garbage collector stops tracking: a suite of many short tests would
-    otherwise pay for a growing heap of span objects in every full collection.
-    The spans are built once, at the end.
+    During the run it keeps, per test, one tuple of strings and floats (worker,
+    first start, last stop, seconds), which the garbage collector stops
+    tracking: a suite of many short tests would otherwise pay for a growing heap
+    of span objects in every collection. Each phase is kept only for the
+    timeline. The spans are built once, at the end.
     """
 
     def __init__(
@@ -39,7 +40,8 @@ class RunObserver:
         self._groups = groups
         self._block_threshold = block_threshold
         self._timeline = timeline
-        self._phases: list[tuple[str, str, str, float, float, str, float]] = []
+        self._tests: dict[str, tuple[str, float, float, float]] = {}
+        self._phases: list[tuple[str, str, float, float, str]] | None = [] if timeline else None
         self._records: list[tuple[str, Any]] = []
         self._spans: list[TestSpan] | None = None
         self._written: Path | None = None
@@ -47,17 +49,20 @@ class RunObserver:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when not in ("setup", "call", "teardown") or not report.start:
             return  # a crash or "not run" report made by the scheduler: no timing
-        self._phases.append(
-            (
-                report.nodeid,
-                _compat.report_worker(report),
-                report.when,
-                report.start,
-                report.stop,
-                report.outcome,
-                report.duration,
+        nodeid, start, stop = report.nodeid, report.start, report.stop
+        known = self._tests.get(nodeid)
+        if known is None:
+            self._tests[nodeid] = (_compat.report_worker(report), start, stop, report.duration)
+        else:  # its next phase (or a re-run's)
+            worker, first, last, seconds = known
+            self._tests[nodeid] = (
+                worker,
+                min(first, start),
+                max(last, stop),
+                seconds + report.duration,
             )
-        )
+        if self._phases is not None:
+            self._phases.append((nodeid, report.when, start, stop, report.outcome))
         data = getattr(report, REPORT_ATTRIBUTE, None)
         if isinstance(data, dict):
             self._records.append((report.nodeid, data))
@@ -65,15 +70,22 @@ class RunObserver:
     def spans(self) -> list[TestSpan]:
         """One span per test that reported, built from what was collected."""
         if self._spans is None:
-            spans: dict[str, TestSpan] = {}
-            for nodeid, worker, when, start, stop, outcome, _ in self._phases:
-                span = spans.get(nodeid)
-                if span is None:
-                    span = spans[nodeid] = TestSpan(nodeid, worker)
-                span.phases.append(Phase(when, start, stop, outcome))
+            spans = {
+                nodeid: TestSpan(nodeid, worker, start, stop)
+                for nodeid, (worker, start, stop, _) in self._tests.items()
+            }
+            if self._phases is not None:
+                phases: dict[str, list[Phase]] = {}
+                for nodeid, when, start, stop, outcome in self._phases:
+                    phases.setdefault(nodeid, []).append(Phase(when, start, stop, outcome))
+                for nodeid, own in phases.items():
+                    spans[nodeid].phases = own
             for nodeid, data in self._records:
                 span = spans[nodeid]
-                span.waits.extend((str(k), float(a), float(b)) for k, a, b in data.get("waits", ()))
+                span.waits = [
+                    *span.waits,
+                    *((str(k), float(a), float(b)) for k, a, b in data.get("waits", ())),
+                ]
                 held = data.get("held")
                 span.held = (float(held[0]), float(held[1])) if held else None
                 span.blocked = max(span.blocked, float(data.get("blocked", 0.0)))
@@ -83,9 +95,7 @@ class RunObserver:
     def durations(self) -> dict[str, float]:
         """Each test's setup, call and teardown durations added up, less the time a
         worker's last test waited in its teardown for more work (not its own time)."""
-        totals: dict[str, float] = {}
-        for nodeid, _, _, _, _, _, duration in self._phases:
-            totals[nodeid] = totals.get(nodeid, 0.0) + duration
+        totals = {nodeid: seconds for nodeid, (_, _, _, seconds) in self._tests.items()}
         for nodeid, data in self._records:
             held = data.get("held")
             if held:
@@ -93,14 +103,14 @@ class RunObserver:
         return totals
 
     def pytest_sessionfinish(self) -> None:
-        if self._timeline and self._phases:
+        if self._timeline and self._tests:
             path = Path(self._timeline)
             events = trace_events(self.spans())
             path.write_text(json.dumps({"traceEvents": events, "displayTimeUnit": "ms"}))
             self._written = path
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if not self._phases:
+        if not self._tests:
             return
         stats = run_stats(
             self.spans(),

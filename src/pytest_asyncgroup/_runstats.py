@@ -1,10 +1,10 @@
 """What the run looked like: the summary's numbers and the timeline (pure).
 
-Input is one :class:`TestSpan` per test, built from its reports (phase start
-and stop times, outcome, worker) plus what the worker loop recorded about it
-(waits on keys, time held waiting for more work, the longest stretch its code
-held the loop). Times are ``time.time()`` seconds, comparable across workers on
-one machine.
+Input is one :class:`TestSpan` per test, built from its reports (when it
+started and stopped, on which worker, and each phase for the timeline) plus
+what the worker loop recorded about it (waits on keys, time held waiting for
+more work, the longest stretch its code held the loop). Times are
+``time.time()`` seconds, comparable across workers on one machine.
 
 A test is *active* from the start of its setup to the end of its teardown,
 less the time it was held as a worker's last test waiting for more work.
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -26,7 +26,7 @@ class Phase:
     outcome: str
 
 
-@dataclass
+@dataclass(slots=True)
 class TestSpan:
     """One test as the summary and the timeline see it."""
 
@@ -34,17 +34,19 @@ class TestSpan:
 
     nodeid: str
     worker: str
-    phases: list[Phase] = field(default_factory=list)
-    waits: list[tuple[str, float, float]] = field(default_factory=list)
+    start: float
+    """The start of its first phase."""
+    stop: float
+    """The end of its last phase."""
+    phases: Sequence[Phase] = ()
+    """Each phase, for the timeline (the summary needs only ``start`` and ``stop``)."""
+    waits: Sequence[tuple[str, float, float]] = ()
     held: tuple[float, float] | None = None
     blocked: float = 0.0
 
     def active(self) -> list[tuple[float, float]]:
         """The intervals the test was running (its hold cut out)."""
-        if not self.phases:
-            return []
-        start = min(p.start for p in self.phases)
-        stop = max(p.stop for p in self.phases)
+        start, stop = self.start, self.stop
         if self.held is None:
             return [(start, stop)]
         hold_start, hold_stop = max(self.held[0], start), min(self.held[1], stop)
@@ -176,10 +178,7 @@ _COLOURS = {"passed": "good", "failed": "terrible", "skipped": "grey"}
 
 def trace_events(spans: Sequence[TestSpan]) -> list[dict[str, Any]]:
     """Chrome trace events: a process per worker, a lane (thread) per concurrent test."""
-    everything = [
-        t for span in spans for t in [*(p.start for p in span.phases), *(w[1] for w in span.waits)]
-    ]
-    origin = min(everything, default=0.0)
+    origin = min((_extent(span)[0] for span in spans), default=0.0)
 
     def micros(seconds: float) -> float:
         return round((seconds - origin) * 1e6, 3)
@@ -215,8 +214,7 @@ def _meta(kind: str, pid: int, tid: int, name: str) -> dict[str, Any]:
 
 
 def _extent(span: TestSpan) -> tuple[float, float]:
-    starts = [p.start for p in span.phases] + [w[1] for w in span.waits]
-    return min(starts), max(p.stop for p in span.phases)
+    return min([span.start, *(w[1] for w in span.waits)]), span.stop
 
 
 def _lanes(spans: list[TestSpan]) -> list[tuple[TestSpan, int]]:
