@@ -325,11 +325,17 @@ def current_test_var_tolerant(
 # Checked: pytest-asyncio 1.5.0 (class name and the two methods).
 
 
+def loop_factories_hooked(config: pytest.Config) -> bool:
+    """Whether any plugin or conftest implements pytest-asyncio's (1.5)
+    ``pytest_asyncio_loop_factories`` hook; without one, no test asks."""
+    anywhere = getattr(config.hook, "pytest_asyncio_loop_factories", None)
+    return anywhere is not None and bool(anywhere.get_hookimpls())
+
+
 def asks_for_own_loops(item: pytest.Item) -> bool:
     """Whether pytest-asyncio's ``pytest_asyncio_loop_factories`` hook (1.5) is
     implemented for this async test: it would run on loops the hook makes."""
-    anywhere = getattr(item.config.hook, "pytest_asyncio_loop_factories", None)
-    if anywhere is None or not anywhere.get_hookimpls():
+    if not loop_factories_hooked(item.config):
         return False  # the common case, without looking up each test's conftests
     hook = getattr(item.ihook, "pytest_asyncio_loop_factories", None)
     if hook is None or not hook.get_hookimpls():

@@ -36,16 +36,30 @@ def declare_all(items: list[pytest.Item]) -> list[str]:
                 if hook_implemented
                 else []
             )
-            resource_marks = list(item.iter_markers("resource"))
-            serial_marks = list(item.iter_markers("serial"))
+            # One walk over the test's marks (closest first), not one per name.
+            resource_marks: list[pytest.Mark] = []
+            serial_marks: list[pytest.Mark] = []
+            timeout_mark: pytest.Mark | None = None
+            for mark in item.iter_markers():
+                name = mark.name
+                if name == "resource":
+                    resource_marks.append(mark)
+                elif name == "serial":
+                    serial_marks.append(mark)
+                elif name == "timeout" and timeout_mark is None:
+                    timeout_mark = mark
             if resource_marks or serial_marks or hook_keys:
                 item.stash[DECLARATION] = parse_declaration(resource_marks, serial_marks, hook_keys)
-            seconds = parse_timeout(item.get_closest_marker("timeout"))
+            seconds = parse_timeout(timeout_mark)
             if seconds is not None:
                 item.stash[TIMEOUT] = seconds
         except DeclarationError as exc:
             problems.append(f"{item.nodeid}: {exc}")
-    own_loops = [item.nodeid for item in items if _compat.asks_for_own_loops(item)]
+    own_loops = (
+        [item.nodeid for item in items if _compat.asks_for_own_loops(item)]
+        if items and _compat.loop_factories_hooked(items[0].config)
+        else []
+    )
     if own_loops:
         more = f" and {len(own_loops) - 1} more" if len(own_loops) > 1 else ""
         problems.append(

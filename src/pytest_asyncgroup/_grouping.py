@@ -56,7 +56,7 @@ def group_tests(
     union_find = _UnionFind()
     linking: dict[TestId, list[str]] = {}
     for test, keys in tests.items():
-        linked = sorted(set(keys) - skip)
+        linked = sorted(set(keys) - skip) if keys else []
         linking[test] = linked
         if linked:
             union_find.union(linked)
@@ -65,9 +65,10 @@ def group_tests(
     members: dict[tuple[bool, Hashable], list[TestId]] = {}
     group_keys: dict[tuple[bool, Hashable], set[str]] = {}
     for test, linked in linking.items():
-        name: tuple[bool, Hashable] = (
-            (True, union_find.find(linked[0])) if linked else (False, test)
-        )
+        if not linked:
+            members[(False, test)] = [test]
+            continue
+        name = (True, union_find.find(linked[0]))
         members.setdefault(name, []).append(test)
         group_keys.setdefault(name, set()).update(linked)
-    return [Group(tuple(sorted(group_keys[n])), tuple(members[n])) for n in members]
+    return [Group(tuple(sorted(group_keys.get(n, ()))), tuple(members[n])) for n in members]

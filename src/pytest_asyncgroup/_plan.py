@@ -20,6 +20,7 @@ getting every long group.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -57,11 +58,12 @@ def place(
         (sum(estimates[test] for test in group.tests), position, group)
         for position, group in enumerate(groups)
     ]
-    loads = [0.0] * workers
+    # The least loaded worker, lowest position first on ties: the heap's top.
+    loads = [(0.0, worker) for worker in range(workers)]
     chosen: dict[int, tuple[float, int]] = {}
     for estimate, position, _ in sorted(sized, key=lambda entry: (-entry[0], entry[1])):
-        worker = min(range(workers), key=lambda w: (loads[w], w))
-        loads[worker] += estimate
+        load, worker = loads[0]
+        heapq.heapreplace(loads, (load + estimate, worker))
         chosen[position] = (estimate, worker)
     return [Placement(group, *chosen[position]) for _, position, group in sized]
 

@@ -72,6 +72,9 @@ class AsyncGroupScheduling:
         self._max_restarts = _compat.max_worker_restart(config)
         self._crashes = 0
         self._assigned: dict[WorkerController, set[int]] = {}
+        self._in_workers = 0
+        """Tests sent to workers and not complete: the sum of ``_assigned``'s sizes
+        (xdist asks ``tests_finished`` after every event, six per test)."""
         self._collected: set[WorkerController] = set()
         self._crashed: dict[WorkerController, object] = {}
         self._unusable: set[WorkerController] = set()
@@ -98,11 +101,11 @@ class AsyncGroupScheduling:
 
     @property
     def tests_finished(self) -> bool:
-        return self.collection_is_completed and self._planned and not self.has_pending
+        return self._planned and not self.has_pending and self.collection_is_completed
 
     @property
     def has_pending(self) -> bool:
-        return bool(self._unassigned or self._serial or any(self._assigned.values()))
+        return bool(self._in_workers or self._unassigned or self._serial)
 
     def add_node(self, node: WorkerController) -> None:
         self._assigned[node] = set()
@@ -139,8 +142,12 @@ class AsyncGroupScheduling:
     def mark_test_complete(
         self, node: WorkerController, item_index: int, duration: float = 0
     ) -> None:
-        self._assigned[node].discard(item_index)
-        self._start_serial_tests_if_due()
+        assigned = self._assigned[node]
+        if item_index in assigned:
+            assigned.remove(item_index)
+            self._in_workers -= 1
+            if self._serial and not self._in_workers:
+                self._start_serial_tests_if_due()
 
     def mark_test_pending(self, item: str) -> None:
         raise NotImplementedError("--dist=asyncgroup does not take tests back for re-runs")
@@ -152,6 +159,7 @@ class AsyncGroupScheduling:
 
     def remove_node(self, node: WorkerController) -> str | None:
         unfinished = self._assigned.pop(node)
+        self._in_workers -= len(unfinished)
         self._collected.discard(node)
         self._unusable.discard(node)
         error = self._crashed.pop(node, None)
@@ -215,7 +223,10 @@ class AsyncGroupScheduling:
 
     def _send(self, node: WorkerController, indices: list[int]) -> None:
         if indices:
-            self._assigned[node].update(indices)
+            assigned = self._assigned[node]
+            before = len(assigned)
+            assigned.update(indices)
+            self._in_workers += len(assigned) - before
             node.send_runtest_some(indices)
 
     def _usable_nodes(self) -> list[WorkerController]:
@@ -240,7 +251,7 @@ class AsyncGroupScheduling:
             self._send(target, indices)
 
     def _start_serial_tests_if_due(self) -> None:
-        if not self._serial or self._unassigned or any(self._assigned.values()):
+        if not self._serial or self._unassigned or self._in_workers:
             return
         live = self._live_nodes()
         if live:
