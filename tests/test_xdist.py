@@ -345,6 +345,42 @@ def test_a_crash_loses_no_test(logged: pytest.Pytester, args: list[str]) -> None
     assert all("crashed while running" in text for text in crashed)
 
 
+def test_a_test_that_ends_just_before_a_crash_keeps_its_result(logged: pytest.Pytester) -> None:
+    # A worker sends a passing test's events together when it completes. Here
+    # test_a completes, and test_b kills the worker in the same pass of the loop.
+    logged.makepyfile(
+        """
+        import asyncio, os
+
+        gate = None
+
+        def opened():
+            global gate
+            gate = gate or asyncio.Event()
+            return gate
+
+        async def test_a_passes():
+            await opened().wait()
+
+        async def test_b_kills_the_worker():
+            await opened().wait()
+            os._exit(1)
+
+        async def test_c_opens_the_gate():
+            await asyncio.sleep(0.2)
+            opened().set()  # wakes test_a, then test_b, in one pass
+        """
+    )
+    result = run(logged, "-n", "1", "--max-worker-restart", "0", DIST)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    name = "test_a_test_that_ends_just_before_a_crash_keeps_its_result.py"
+    assert final_outcomes(logged) == {
+        f"{name}::test_a_passes": ["passed"],
+        f"{name}::test_b_kills_the_worker": ["failed"],
+        f"{name}::test_c_opens_the_gate": ["passed"],
+    }
+
+
 def test_a_crash_with_no_worker_left_reports_what_did_not_run(logged: pytest.Pytester) -> None:
     logged.makepyfile(CRASH_SUITE)
     result = run(logged, "-n", "1", "--max-worker-restart", "0", DIST)

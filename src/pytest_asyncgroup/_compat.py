@@ -120,6 +120,46 @@ def worker_interactor(config: pytest.Config) -> Any:
     raise RuntimeError("pytest-asyncgroup: xdist's worker interactor is not registered")
 
 
+def worker_event_sender(interactor: Any) -> Callable[[str, dict[str, Any]], None]:
+    """Send one event to the controller, as xdist's worker does (``sendevent``)."""
+    sendevent = interactor.sendevent
+    return lambda name, kwargs: sendevent(name, **kwargs)
+
+
+def route_worker_events(
+    interactor: Any, route: Callable[[str, dict[str, Any]], None]
+) -> Callable[[], None]:
+    """Send the worker's events through ``route`` instead; return the undo.
+
+    Every event of xdist's worker goes through ``WorkerInteractor.sendevent``
+    (``self.sendevent(...)`` in ``xdist/remote.py``); an instance attribute
+    shadows the method, and deleting it restores the method.
+    """
+
+    def sendevent(name: str, **kwargs: Any) -> None:
+        route(name, kwargs)
+
+    interactor.sendevent = sendevent
+    return lambda: interactor.__dict__.pop("sendevent", None)
+
+
+def unpack_worker_events(node: Any, unpack: Callable[[Any], list[Any]]) -> None:
+    """Have the controller's ``node`` handle each event ``unpack`` finds in a message.
+
+    ``WorkerController.setup`` calls ``pytest_configure_node`` and then registers
+    ``self.process_from_remote`` as the channel's callback (execnet's receiver
+    thread calls it per message, and with its end marker); an instance
+    attribute set in ``pytest_configure_node`` is what it registers.
+    """
+    original = node.process_from_remote
+
+    def process_from_remote(eventcall: Any) -> None:
+        for event in unpack(eventcall):
+            original(event)
+
+    node.process_from_remote = process_from_remote
+
+
 # --- the SetupState --------------------------------------------------------------
 # ``session._setupstate`` is one stack per session (pytest 8.3 and 9.2). pytest
 # calls ``setup(item)``, ``teardown_exact(nextitem)``, ``addfinalizer(fin, node)``,

@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from . import _compat
 from ._history import load_durations
 from ._plan import keyed_groups
-from ._protocol import SIDE_CHANNEL, Collection
+from ._protocol import SIDE_CHANNEL, Collection, unpack
 from ._scheduler import AsyncGroupScheduling
 from ._settings import Settings
 from ._stopping import FirstStop
@@ -44,6 +45,7 @@ class ControllerRun:
         channel = node.gateway.newchannel()
         node.workerinput[SIDE_CHANNEL] = channel
         self._channels[node] = channel
+        _compat.unpack_worker_events(node, unpack)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> AsyncGroupScheduling:

@@ -11,6 +11,14 @@ must stop the run. Nodeids are never changed.
 Controller -> worker, the other way, uses xdist's own command channel: workers
 running our loop understand one more command, :data:`STOP_COMMAND`.
 
+Worker -> controller, a worker sends xdist's own events, in xdist's order, but
+several to a message (:class:`EventBatcher`): a test's passing reports and its
+``logfinish`` wait for its ``runtest_protocol_complete``, the next event that
+must go at once, or the loop's next pass, whichever comes first. A test's
+``logstart`` goes at once (if the worker dies, the controller must know what
+had started), and so does a failing report (``-x`` acts on it). The controller
+unpacks :data:`EVENTS` messages before xdist handles them.
+
 What the worker loop recorded about a test (key waits, the hold, the longest
 stretch it held the loop) rides on its teardown report as the attribute
 :data:`REPORT_ATTRIBUTE`: plain JSON, which xdist serializes with the report.
@@ -18,6 +26,7 @@ stretch it held the loop) rides on its teardown report as the attribute
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +35,64 @@ from ._keys import NO_RESOURCES, Declaration
 SIDE_CHANNEL = "pytest_asyncgroup_channel"
 STOP_COMMAND = "pytest_asyncgroup_stop"
 REPORT_ATTRIBUTE = "asyncgroup"
+EVENTS = "pytest_asyncgroup_events"
+"""A worker event carrying xdist events in order: ``{"events": [(name, kwargs), ...]}``."""
+
+Event = tuple[str, dict[str, Any]]
+
+
+class EventBatcher:
+    """Worker side: holds xdist events that may wait and sends them with the next.
+
+    ``send(name, kwargs)`` sends one event; ``later(callback)`` runs ``callback``
+    at the loop's next pass. Six events per test become two for a passing test.
+    """
+
+    def __init__(
+        self,
+        send: Callable[[str, dict[str, Any]], None],
+        later: Callable[[Callable[[], None]], Any],
+    ) -> None:
+        self._send = send
+        self._later = later
+        self._held: list[Event] = []
+        self._pass_due = False
+
+    def event(self, name: str, kwargs: dict[str, Any]) -> None:
+        self._held.append((name, kwargs))
+        if not _may_wait(name, kwargs):
+            self.flush()
+        elif not self._pass_due:
+            self._pass_due = True
+            self._later(self._on_pass)
+
+    def _on_pass(self) -> None:
+        self._pass_due = False
+        self.flush()
+
+    def flush(self) -> None:
+        """Send what is held (one event alone, several as one :data:`EVENTS`)."""
+        held, self._held = self._held, []
+        if len(held) == 1:
+            self._send(*held[0])
+        elif held:
+            self._send(EVENTS, {"events": held})
+
+
+def _may_wait(name: str, kwargs: dict[str, Any]) -> bool:
+    if name == "logfinish":
+        return True
+    if name == "testreport":
+        data = kwargs.get("data")
+        return isinstance(data, dict) and data.get("outcome") in ("passed", "skipped")
+    return False
+
+
+def unpack(event: Any) -> list[Any]:
+    """Controller side: the xdist events in ``event`` (itself, unless an :data:`EVENTS`)."""
+    if isinstance(event, tuple) and len(event) == 2 and event[0] == EVENTS:
+        return [tuple(inner) for inner in event[1]["events"]]
+    return [event]
 
 
 @dataclass(frozen=True)

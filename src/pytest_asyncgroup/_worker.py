@@ -26,7 +26,7 @@ import pytest
 
 from . import _compat
 from ._declarations import declaration_of, declare_all
-from ._protocol import SIDE_CHANNEL, STOP_COMMAND, Collection
+from ._protocol import SIDE_CHANNEL, STOP_COMMAND, Collection, EventBatcher
 from ._settings import Settings
 from ._single import new_worker_loop
 from .executor import TestRecord, WorkerLoop
@@ -70,7 +70,14 @@ class WorkerRun:
                 running.call_soon_threadsafe(self._command, command)
 
         self._interactor.channel.setcallback(on_command, endmarker=_CHANNEL_CLOSED)
-        await loop.serve()
+        # xdist's six events per test travel in two messages, mostly (_protocol.py).
+        batcher = EventBatcher(_compat.worker_event_sender(self._interactor), running.call_soon)
+        unroute = _compat.route_worker_events(self._interactor, batcher.event)
+        try:
+            await loop.serve()
+        finally:
+            batcher.flush()
+            unroute()
 
     def _command(self, command: Any) -> None:
         loop = self._loop

@@ -1,0 +1,83 @@
+"""How a worker's xdist events travel: held, batched, unpacked in order (no pytest run)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pytest_asyncgroup._protocol import EVENTS, EventBatcher, unpack
+
+
+class Wire:
+    """What the batcher sent, and the callbacks it asked to run at the loop's next pass."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, dict[str, Any]]] = []
+        self.next_pass: list[Callable[[], None]] = []
+
+    def batcher(self) -> EventBatcher:
+        return EventBatcher(lambda name, kwargs: self.messages.append((name, kwargs)), self.later)
+
+    def later(self, callback: Callable[[], None]) -> None:
+        self.next_pass.append(callback)
+
+    def loop_pass(self) -> None:
+        due, self.next_pass = self.next_pass, []
+        for callback in due:
+            callback()
+
+    def received(self) -> list[Any]:
+        """What the controller handles, message by message, after unpacking."""
+        return [event for message in self.messages for event in unpack(message)]
+
+
+def report(when: str, outcome: str = "passed") -> tuple[str, dict[str, Any]]:
+    return ("testreport", {"data": {"when": when, "outcome": outcome, "nodeid": "t"}})
+
+
+def one_test(outcome: str = "passed") -> list[tuple[str, dict[str, Any]]]:
+    return [
+        ("logstart", {"nodeid": "t"}),
+        report("setup"),
+        report("call", outcome),
+        report("teardown"),
+        ("logfinish", {"nodeid": "t"}),
+        ("runtest_protocol_complete", {"item_index": 0, "duration": 0.1}),
+    ]
+
+
+def test_a_passing_tests_six_events_go_in_two_messages_in_order() -> None:
+    wire = Wire()
+    batcher = wire.batcher()
+    for name, kwargs in one_test():
+        batcher.event(name, kwargs)
+    # logstart at once (a crash must find the test started), the rest with the completion
+    assert [name for name, _ in wire.messages] == ["logstart", EVENTS]
+    assert wire.received() == one_test()
+
+
+def test_a_failing_report_goes_at_once_with_what_was_held() -> None:
+    wire = Wire()
+    batcher = wire.batcher()
+    events = one_test("failed")
+    for name, kwargs in events[:3]:  # up to the failing call report
+        batcher.event(name, kwargs)
+    assert wire.received() == events[:3]  # -x acts on it before the teardown ends
+
+
+def test_held_events_go_at_the_loops_next_pass() -> None:
+    wire = Wire()
+    batcher = wire.batcher()
+    for name, kwargs in one_test()[:2]:  # started, set up, then it awaits
+        batcher.event(name, kwargs)
+    assert wire.received() == one_test()[:1]
+    wire.loop_pass()
+    assert wire.received() == one_test()[:2]
+    wire.loop_pass()  # nothing held: nothing sent
+    assert len(wire.messages) == 2
+
+
+def test_other_messages_pass_through_unpack() -> None:
+    end = object()  # execnet's end marker when the channel closes
+    assert unpack(end) == [end]
+    assert unpack(("logstart", {"nodeid": "t"})) == [("logstart", {"nodeid": "t"})]
