@@ -8,8 +8,10 @@ summary after the results, and writes the timeline.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -105,18 +107,20 @@ class RunObserver:
     def pytest_sessionfinish(self) -> None:
         if self._timeline and self._tests:
             path = Path(self._timeline)
-            events = trace_events(self.spans())
+            with _collector_paused():
+                events = trace_events(self.spans())
             path.write_text(json.dumps({"traceEvents": events, "displayTimeUnit": "ms"}))
             self._written = path
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not self._tests:
             return
-        stats = run_stats(
-            self.spans(),
-            groups=self._groups(),
-            block_threshold=self._block_threshold,
-        )
+        with _collector_paused():
+            stats = run_stats(
+                self.spans(),
+                groups=self._groups(),
+                block_threshold=self._block_threshold,
+            )
         terminalreporter.write_sep("=", "asyncgroup summary")
         for line in summary_lines(stats, self._block_threshold):
             terminalreporter.write_line(line)
@@ -124,3 +128,21 @@ class RunObserver:
             terminalreporter.write_line(
                 f"timeline: {self._written} (open in https://ui.perfetto.dev or chrome://tracing)"
             )
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while the summary works out its numbers.
+
+    It allocates a few objects per test, all short-lived and free of cycles. On
+    a suite of thousands of tests those allocations set off a full collection
+    that walks the whole session's heap (~80 ms at 5,000 tests) and frees
+    nothing of ours; pytest collects at exit anyway.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
