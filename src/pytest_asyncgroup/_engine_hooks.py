@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
+from . import _compat
 from ._protocol import REPORT_ATTRIBUTE
-from .executor import RECORD, async_fixture_as_sync, call_async_test
+from .executor import RECORD, async_fixture_shim, call_async_test
 
 
 class EngineHooks:
@@ -24,7 +25,10 @@ class EngineHooks:
     def pytest_fixture_setup(
         self, fixturedef: Any, request: pytest.FixtureRequest
     ) -> Generator[None, Any, Any]:
-        with async_fixture_as_sync(fixturedef, request):
+        shim = async_fixture_shim(fixturedef, request)
+        if shim is None:
+            return (yield)
+        with _compat.fixture_function_swapped(fixturedef, shim):
             return (yield)
 
     @pytest.hookimpl(wrapper=True)

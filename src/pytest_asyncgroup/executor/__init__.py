@@ -6,7 +6,7 @@ Nothing here knows whether xdist is running; a driver submits tests to a
 
 from ._admission import Admission, Claim
 from ._bridge import await_only, in_bridge
-from ._fixtures import async_fixture_as_sync
+from ._fixtures import async_fixture_shim
 from ._item import RECORD, TestRecord, call_async_test, is_async_test
 from ._loop import OnDone, WorkerLoop
 from ._output import in_overlapping_test
@@ -18,7 +18,7 @@ __all__ = [
     "OnDone",
     "TestRecord",
     "WorkerLoop",
-    "async_fixture_as_sync",
+    "async_fixture_shim",
     "await_only",
     "call_async_test",
     "in_bridge",

@@ -19,7 +19,7 @@ import collections
 import contextlib
 import inspect
 import weakref
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator
 from typing import Any
 
 from .. import _compat
@@ -71,19 +71,14 @@ def _is_async(function: Callable[..., Any]) -> bool:
         return known
 
 
-@contextlib.contextmanager
-def async_fixture_as_sync(fixturedef: Any, request: Any) -> Iterator[None]:
-    """While pytest sets up ``fixturedef``, present an async function as a sync one."""
+def async_fixture_shim(fixturedef: Any, request: Any) -> Callable[..., Any] | None:
+    """The sync stand-in for ``fixturedef``'s function while pytest sets it up, if
+    it is async and the test runs on the worker loop; None otherwise (most calls:
+    a plain function, not a context manager, as it runs at every fixture setup)."""
     if not in_bridge() or not _is_async(fixturedef.func):
-        yield
-        return
+        return None
     function = _compat.resolve_fixture_function(fixturedef, request)
-    shim = _sync_shim(function, fixturedef.argname)
-    if shim is None:
-        yield
-        return
-    with _compat.fixture_function_swapped(fixturedef, shim):
-        yield
+    return _sync_shim(function, fixturedef.argname)
 
 
 class FirstRunLock:
