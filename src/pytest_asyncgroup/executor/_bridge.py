@@ -36,7 +36,7 @@ import threading
 from collections.abc import Awaitable, Callable, Generator
 from typing import Any, Protocol, TypeVar
 
-from greenlet import getcurrent, greenlet
+from greenlet import GreenletExit, getcurrent, greenlet
 
 T = TypeVar("T")
 
@@ -67,8 +67,11 @@ def _carry(function: Callable[[], Any]) -> None:
     while True:
         try:
             finished = _Finished(function(), None)
+        except GreenletExit:  # discarded while running (its task was destroyed): end
+            raise
         except BaseException as exc:  # handed to the task, which raises it
             finished = _Finished(None, exc)
+        del function  # nothing of the last test is kept while parked
         # Parked here until the next function (or GreenletExit when discarded).
         function = getcurrent().parent.switch(finished)
 
