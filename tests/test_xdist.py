@@ -195,6 +195,58 @@ def pytest_asyncgroup_resources(item):
     assert [key for key in "abcd" if where[key] == where["c"]] == ["c"]
 
 
+UNEVEN_SUITE = """
+import time
+import pytest
+from recorder import log, sync_span
+
+@pytest.fixture(scope="module")
+def module_thing():
+    log("module setup", 0, 0)
+    yield
+    log("module teardown", 0, 0)
+
+@pytest.mark.resource("db")
+@pytest.mark.parametrize("i", range(4))
+def test_db(i):
+    with sync_span("t", test=f"db{i}"):
+        time.sleep(0.4)
+
+@pytest.mark.parametrize("i", range(16))
+def test_free(i, module_thing):
+    with sync_span("t", test=f"free{i}"):
+        time.sleep(0.1)
+"""
+
+
+@pytest.mark.parametrize(("workers", "planned"), [("2", 6), ("3", 3)])
+def test_an_idle_worker_takes_keyless_tests_the_busiest_has_not_started(
+    logged: pytest.Pytester, workers: str, planned: int
+) -> None:
+    # By count, the db group's worker also gets `planned` keyless tests; the db
+    # tests take 1.6 s there, while the other workers are done after about 0.7 s.
+    logged.makepyfile(UNEVEN_SUITE)
+    result = run(logged, "-n", workers, DIST, "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=20)
+    where = workers_of(logged, "t")
+    db_worker = {where[f"db{i}"] for i in range(4)}
+    assert len(db_worker) == 1, "keyed tests never move"
+    on_db_worker = [i for i in range(16) if where[f"free{i}"] in db_worker]
+    assert len(on_db_worker) < planned, on_db_worker
+    finals = final_outcomes(logged)
+    assert len(finals) == 20
+    assert all(outcomes == ["passed"] for outcomes in finals.values()), finals
+    # A module fixture is set up once on each worker that ran the module's
+    # tests, and torn down there once, stolen tests or not.
+    fixture_events = Counter(
+        (str(e["name"]), str(e["worker"])) for e in events(logged) if "module" in str(e["name"])
+    )
+    ran_free = {where[f"free{i}"] for i in range(16)}
+    assert fixture_events == Counter(
+        {(name, worker): 1 for worker in ran_free for name in ("module setup", "module teardown")}
+    )
+
+
 def test_serial_tests_overlap_no_test_on_any_worker(logged: pytest.Pytester) -> None:
     logged.makepyfile(
         """

@@ -67,8 +67,9 @@ def requested_dist(config: pytest.Config) -> str:
 # --- xdist: controller and workers -------------------------------------------------
 # The scheduler protocol (``xdist.scheduler.protocol.Scheduling``), the
 # ``pytest_xdist_make_scheduler`` and ``pytest_configure_node`` hooks, and
-# ``WorkerController.workerinput``/``send_runtest_some``/``sendcommand``/
-# ``shutting_down``/``gateway`` are xdist's documented surface for schedulers.
+# ``WorkerController.workerinput``/``send_runtest_some``/``send_steal``/
+# ``sendcommand``/``shutting_down``/``gateway`` are xdist's documented surface for
+# schedulers (``send_steal`` and the ``unscheduled`` answer since xdist 3.2).
 # What follows is not. Checked: pytest-xdist 3.6.1 and 3.8.0, execnet 2.1.1/2.1.2.
 
 

@@ -10,16 +10,20 @@ What it does with that:
    shared keys (``_grouping.py``), place the groups longest first
    (``_plan.py``), and send each worker all its tests at once, in collection
    order, so its loop has them all to run concurrently.
-2. *Serial tests* wait until every other test has finished, then go to one
+2. *Idle workers get work*: a worker with no more tests left than its cap
+   (``--asyncgroup-concurrency``) asks, through xdist's ``steal`` command, the
+   worker with the most for half the difference in keyless tests it has not
+   started; the worker gives back those still waiting. Keyed tests never move.
+3. *Serial tests* wait until every other test has finished, then go to one
    worker, which runs them one at a time (they run alone in its loop). So
    they never overlap any test on any worker.
-3. *Crashes* (SPEC section 7): of the crashed worker's unfinished tests,
+4. *Crashes* (SPEC section 7): of the crashed worker's unfinished tests,
    those that had started are reported failed naming the crash (xdist reports
    the first, we the others); those that had not are sent to the replacement
    worker, or, when xdist will not replace it, to a live worker (serial
    tests too, then); with none left they are reported as not run. Every
    collected test gets a report.
-4. *Stop* (``-x``, ``--maxfail``): nothing more is sent, and workers are told
+5. *Stop* (``-x``, ``--maxfail``): nothing more is sent, and workers are told
    to cancel what they are running.
 """
 
@@ -83,6 +87,13 @@ class AsyncGroupScheduling:
         self._first_worker = ""
         self._index_of: dict[str, int] = {}
         self._started: set[int] = set()
+        self._movable: frozenset[int] = frozenset()
+        """Tests in no keyed group: they may move to an idle worker until they start."""
+        self._movable_on: dict[WorkerController, int] = {}
+        self._stealing: tuple[WorkerController, WorkerController] | None = None
+        """``(from, for)`` while a ``steal`` command waits for its answer."""
+        self._refused: list[int] = []
+        """The last ``steal`` that got nothing back: not asked again as it was."""
         self._unassigned: list[int] = []
         self._serial: list[int] = []
         self._planned = False
@@ -109,6 +120,7 @@ class AsyncGroupScheduling:
 
     def add_node(self, node: WorkerController) -> None:
         self._assigned[node] = set()
+        self._movable_on[node] = 0
 
     def add_node_collection(self, node: WorkerController, collection: Sequence[str]) -> None:
         received = self._receive_collection(node)
@@ -146,8 +158,12 @@ class AsyncGroupScheduling:
         if item_index in assigned:
             assigned.remove(item_index)
             self._in_workers -= 1
+            if item_index in self._movable:
+                self._movable_on[node] -= 1
             if self._serial and not self._in_workers:
                 self._start_serial_tests_if_due()
+            elif len(assigned) <= self.settings.concurrency:
+                self._find_work_for(node)
 
     def mark_test_pending(self, item: str) -> None:
         raise NotImplementedError("--dist=asyncgroup does not take tests back for re-runs")
@@ -155,11 +171,35 @@ class AsyncGroupScheduling:
     def remove_pending_tests_from_node(
         self, node: WorkerController, indices: Sequence[int]
     ) -> None:
-        raise NotImplementedError("--dist=asyncgroup never asks workers to give tests back")
+        """``node`` answers a ``steal``: ``indices`` had not started, and now never will there."""
+        thief = None
+        if self._stealing is not None and self._stealing[0] is node:
+            thief = self._stealing[1]
+            self._stealing = None
+        assigned = self._assigned.get(node, set())
+        moved = sorted(index for index in indices if index in assigned)
+        assigned.difference_update(moved)
+        self._in_workers -= len(moved)
+        self._movable_on[node] -= sum(1 for index in moved if index in self._movable)
+        if self._stopped:
+            return  # a stopped run starts nothing more
+        live = self._live_nodes()
+        if moved and thief in live:
+            self._send(thief, moved)
+        elif moved:  # the idle worker went down meanwhile
+            self._unassigned.extend(moved)
+            self._send_unassigned()
+        else:  # they started meanwhile; the next ask may differ, this one would not
+            self._refused = sorted(indices)
+        if thief in live and len(self._assigned[thief]) <= self.settings.concurrency:
+            self._find_work_for(thief)
 
     def remove_node(self, node: WorkerController) -> str | None:
         unfinished = self._assigned.pop(node)
         self._in_workers -= len(unfinished)
+        self._movable_on.pop(node, None)
+        if self._stealing is not None and self._stealing[0] is node:
+            self._stealing = None  # its answer will not come
         self._collected.discard(node)
         self._unusable.discard(node)
         error = self._crashed.pop(node, None)
@@ -217,6 +257,12 @@ class AsyncGroupScheduling:
         }
         run_plan = plan_run(self.declarations, history, self.settings.per_worker, len(workers))
         self.plan = run_plan.placements
+        self._movable = frozenset(
+            index
+            for placement in self.plan
+            if not placement.group.keys
+            for index in placement.group.tests
+        )
         self._serial = run_plan.serial
         for node, indices in zip(workers, run_plan.per_worker(len(workers)), strict=True):
             self._send(node, indices)
@@ -227,7 +273,29 @@ class AsyncGroupScheduling:
             before = len(assigned)
             assigned.update(indices)
             self._in_workers += len(assigned) - before
+            self._movable_on[node] += sum(1 for index in indices if index in self._movable)
             node.send_runtest_some(indices)
+
+    def _find_work_for(self, idle: WorkerController) -> None:
+        """Rule 2: ask the worker with the most keyless tests for some not started there."""
+        if self._stealing is not None or self._stopped or idle.shutting_down:
+            return
+        others = [node for node in self._live_nodes() if node is not idle]
+        if not others:
+            return
+        busiest = max(others, key=self._movable_on.__getitem__)  # the first on ties
+        left = len(self._assigned[idle])
+        if self._movable_on[busiest] - left < 2:
+            return  # cheap check first: this runs after each of the idle worker's tests
+        waiting = sorted(
+            index
+            for index in self._assigned[busiest]
+            if index in self._movable and index not in self._started
+        )
+        count = (len(waiting) - left) // 2
+        if count >= 1 and waiting[-count:] != self._refused:
+            self._stealing = (busiest, idle)
+            busiest.send_steal(waiting[-count:])
 
     def _usable_nodes(self) -> list[WorkerController]:
         return [

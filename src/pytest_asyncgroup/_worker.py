@@ -4,7 +4,7 @@ xdist's own worker loop runs one test at a time. This plugin takes over the
 worker's ``pytest_runtestloop`` and keeps xdist's protocol valid while tests
 overlap:
 
-- commands (``runtests``, ``runtests_all``, ``shutdown``, and our
+- commands (``runtests``, ``runtests_all``, ``steal``, ``shutdown``, and our
   :data:`~._protocol.STOP_COMMAND`) arrive on execnet's receiver thread and
   are handed to the worker's event loop;
 - every report is stamped with its own test's collection index (xdist keeps
@@ -94,8 +94,11 @@ class WorkerRun:
             loop.close()
         elif name == STOP_COMMAND:
             loop.stop(str(kwargs["reason"]))
-        elif name == "steal":  # only xdist's worksteal asks; give nothing back
-            self._interactor.sendevent("unscheduled", indices=[])
+        elif name == "steal":  # an idle worker will run those not started here
+            taken = loop.withdraw(self._items[index] for index in kwargs["indices"])
+            self._interactor.sendevent(
+                "unscheduled", indices=[self._index_of[item] for item in taken]
+            )
 
     def _done(self, item: pytest.Item, record: TestRecord) -> None:
         self._interactor.sendevent(

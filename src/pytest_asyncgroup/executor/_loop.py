@@ -116,6 +116,22 @@ class WorkerLoop:
             self._waiting[item] = (self._batches.of(item), self._claim_of(item))
         self._wake()
 
+    def withdraw(self, items: Iterable[pytest.Item]) -> list[pytest.Item]:
+        """Take back those of ``items`` that have not started, to run elsewhere.
+
+        The next test to start stays: a collector that a finished test left live
+        for it (its module, the session) is then torn down in the teardown of
+        this worker's last test under it, as usual.
+        """
+        head = next(iter(self._waiting), None)
+        taken = [
+            item for item in items if item is not head and self._waiting.pop(item, None) is not None
+        ]
+        self._tree.forget(taken)
+        for item in taken:
+            self._key_waits.pop(item, None)
+        return taken
+
     def close(self) -> None:
         """No more tests will be submitted; :meth:`serve` returns once all have run."""
         self._closed = True
