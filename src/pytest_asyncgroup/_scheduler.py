@@ -90,8 +90,8 @@ class AsyncGroupScheduling:
         self._movable: frozenset[int] = frozenset()
         """Tests in no keyed group: they may move to an idle worker until they start."""
         self._movable_on: dict[WorkerController, int] = {}
-        self._stealing: tuple[WorkerController, WorkerController] | None = None
-        """``(from, for)`` while a ``steal`` command waits for its answer."""
+        self._stealing: tuple[WorkerController, WorkerController, list[int]] | None = None
+        """``(from, for, asked)`` while a ``steal`` command waits for its answer."""
         self._refused: list[int] = []
         """The last ``steal`` that got nothing back: not asked again as it was."""
         self._unassigned: list[int] = []
@@ -172,9 +172,9 @@ class AsyncGroupScheduling:
         self, node: WorkerController, indices: Sequence[int]
     ) -> None:
         """``node`` answers a ``steal``: ``indices`` had not started, and now never will there."""
-        thief = None
+        thief, asked = None, list(indices)
         if self._stealing is not None and self._stealing[0] is node:
-            thief = self._stealing[1]
+            _, thief, asked = self._stealing
             self._stealing = None
         assigned = self._assigned.get(node, set())
         moved = sorted(index for index in indices if index in assigned)
@@ -190,7 +190,7 @@ class AsyncGroupScheduling:
             self._unassigned.extend(moved)
             self._send_unassigned()
         else:  # they started meanwhile; the next ask may differ, this one would not
-            self._refused = sorted(indices)
+            self._refused = asked
         if thief in live and len(self._assigned[thief]) <= self.settings.concurrency:
             self._find_work_for(thief)
 
@@ -294,7 +294,7 @@ class AsyncGroupScheduling:
         )
         count = (len(waiting) - left) // 2
         if count >= 1 and waiting[-count:] != self._refused:
-            self._stealing = (busiest, idle)
+            self._stealing = (busiest, idle, waiting[-count:])
             busiest.send_steal(waiting[-count:])
 
     def _usable_nodes(self) -> list[WorkerController]:

@@ -1,0 +1,143 @@
+"""The scheduler's rule 2, idle workers get work, against stand-in workers.
+
+The end-to-end proof is in ``test_xdist.py``; the races a real run cannot
+stage on demand (an answer that comes back empty, or after its worker or the
+run went away) are staged here, with xdist's calls in the order xdist makes them.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from pytest_asyncgroup._keys import NO_RESOURCES, Declaration
+from pytest_asyncgroup._protocol import Collection
+from pytest_asyncgroup._scheduler import AsyncGroupScheduling
+from pytest_asyncgroup._settings import Settings
+
+
+class StandInWorker:
+    """Records what the scheduler sends, as ``WorkerController`` would send it."""
+
+    def __init__(self, name: str) -> None:
+        self.gateway = SimpleNamespace(id=name)
+        self.shutting_down = False
+        self.runs: list[int] = []
+        self.steals: list[list[int]] = []
+
+    def send_runtest_some(self, indices: list[int]) -> None:
+        self.runs.extend(indices)
+
+    def send_steal(self, indices: list[int]) -> None:
+        self.steals.append(list(indices))
+
+    def sendcommand(self, name: str, **kwargs: object) -> None:
+        pass
+
+    def shutdown(self) -> None:
+        self.shutting_down = True
+
+
+DB = Declaration(shared=frozenset({"db"}))
+
+
+def started_run(
+    pytester: pytest.Pytester, declarations: list[Declaration], *args: str
+) -> tuple[AsyncGroupScheduling, StandInWorker, StandInWorker]:
+    config = pytester.parseconfig("--tx", "2*popen", "--dist=asyncgroup", *args)
+    collection = Collection(tuple(declarations))
+    scheduler = AsyncGroupScheduling(
+        config,
+        lambda *args: None,
+        settings=Settings(concurrency=2),
+        receive_collection=lambda node: collection,
+        history={},
+    )
+    nodeids = [f"test_x.py::test[{i}]" for i in range(len(declarations))]
+    workers = StandInWorker("gw0"), StandInWorker("gw1")
+    for worker in workers:
+        scheduler.add_node(worker)  # type: ignore[arg-type]
+    for worker in workers:
+        scheduler.add_node_collection(worker, nodeids)  # type: ignore[arg-type]
+    scheduler.schedule()
+    return scheduler, *workers
+
+
+def finish(scheduler: AsyncGroupScheduling, worker: StandInWorker, *indices: int) -> None:
+    for index in indices:
+        scheduler.mark_started(f"test_x.py::test[{index}]")
+        scheduler.mark_test_complete(worker, index)  # type: ignore[arg-type]
+
+
+def test_a_worker_running_low_asks_the_busiest_for_half_the_difference(
+    pytester: pytest.Pytester,
+) -> None:
+    # gw0 gets the db group (0-5) and two keyless tests; gw1 the other keyless.
+    scheduler, gw0, gw1 = started_run(pytester, [DB] * 6 + [NO_RESOURCES] * 10)
+    assert gw0.runs == [0, 1, 2, 3, 4, 5, 12, 14]
+    assert gw1.runs == [6, 7, 8, 9, 10, 11, 13, 15]
+    finish(scheduler, gw1, 6, 7, 8, 9, 10)  # 3 left: above the cap of 2
+    assert gw0.steals == []
+    finish(scheduler, gw1, 11)  # 2 left: gw0 has 2 keyless not started
+    assert gw0.steals == []  # half the difference of 2 and 2 is nothing
+    finish(scheduler, gw1, 13, 15)  # none left
+    assert gw0.steals == [[14]], "from the end of those not started; db tests never move"
+    scheduler.remove_pending_tests_from_node(gw0, [14])  # type: ignore[arg-type]
+    assert gw1.runs[-1] == 14
+    finish(scheduler, gw0, 0, 1, 2, 3, 4, 5, 12)
+    finish(scheduler, gw1, 14)
+    assert scheduler.tests_finished
+
+
+def test_an_empty_answer_is_not_asked_again_as_it_was(pytester: pytest.Pytester) -> None:
+    scheduler, gw0, gw1 = started_run(pytester, [DB] * 6 + [NO_RESOURCES] * 10)
+    finish(scheduler, gw1, 6, 7, 8, 9, 10, 11, 13, 15)
+    assert gw0.steals == [[14]]
+    # Test 14 started on gw0 before the steal reached it: nothing comes back.
+    scheduler.remove_pending_tests_from_node(gw0, [])  # type: ignore[arg-type]
+    assert gw0.steals == [[14]]
+    assert gw1.runs == [6, 7, 8, 9, 10, 11, 13, 15]
+    finish(scheduler, gw0, 0, 1, 2, 3, 4, 5, 12, 14)
+    assert scheduler.tests_finished
+
+
+def test_an_answer_after_the_idle_worker_crashed_goes_to_a_live_worker(
+    pytester: pytest.Pytester,
+) -> None:
+    scheduler, gw0, gw1 = started_run(pytester, [DB] * 6 + [NO_RESOURCES] * 10)
+    finish(scheduler, gw1, 6, 7, 8, 9, 10, 11, 13, 15)
+    assert gw0.steals == [[14]]
+    scheduler.mark_crashed(gw1, "crashed")  # type: ignore[arg-type]
+    scheduler.remove_node(gw1)  # type: ignore[arg-type]
+    scheduler.remove_pending_tests_from_node(gw0, [14])  # type: ignore[arg-type]
+    assert gw0.runs[-1] == 14, "given back, then sent to the only live worker"
+    finish(scheduler, gw0, 0, 1, 2, 3, 4, 5, 12, 14)
+    assert not scheduler.has_pending  # (xdist ends a run with a crash by itself)
+
+
+def test_an_answer_after_a_stop_starts_nothing(pytester: pytest.Pytester) -> None:
+    scheduler, gw0, gw1 = started_run(pytester, [DB] * 6 + [NO_RESOURCES] * 10)
+    finish(scheduler, gw1, 6, 7, 8, 9, 10, 11, 13, 15)
+    scheduler.stop("-x")
+    scheduler.remove_pending_tests_from_node(gw0, [14])  # type: ignore[arg-type]
+    assert gw1.runs == [6, 7, 8, 9, 10, 11, 13, 15]
+    finish(scheduler, gw0, 0, 1, 2, 3, 4, 5, 12)
+    assert scheduler.tests_finished
+
+
+def test_a_crash_of_the_busiest_worker_while_asked_loses_nothing(
+    pytester: pytest.Pytester,
+) -> None:
+    scheduler, gw0, gw1 = started_run(
+        pytester, [DB] * 6 + [NO_RESOURCES] * 10, "--max-worker-restart", "0"
+    )
+    finish(scheduler, gw1, 6, 7, 8, 9, 10, 11, 13, 15)
+    assert gw0.steals == [[14]]
+    scheduler.mark_started("test_x.py::test[0]")
+    scheduler.mark_crashed(gw0, "crashed")  # type: ignore[arg-type]
+    assert scheduler.remove_node(gw0) == "test_x.py::test[0]"  # type: ignore[arg-type]
+    # Everything gw0 had not started, the asked-for test too, goes to gw1.
+    assert sorted(gw1.runs[8:]) == [1, 2, 3, 4, 5, 12, 14]
+    finish(scheduler, gw1, 1, 2, 3, 4, 5, 12, 14)
+    assert not scheduler.has_pending
