@@ -141,3 +141,24 @@ def test_a_crash_of_the_busiest_worker_while_asked_loses_nothing(
     assert sorted(gw1.runs[8:]) == [1, 2, 3, 4, 5, 12, 14]
     finish(scheduler, gw1, 1, 2, 3, 4, 5, 12, 14)
     assert not scheduler.has_pending
+
+
+def test_a_replacement_worker_with_nothing_to_run_asks_for_work(
+    pytester: pytest.Pytester,
+) -> None:
+    scheduler, gw0, gw1 = started_run(pytester, [NO_RESOURCES] * 8)
+    assert (gw0.runs, gw1.runs) == ([0, 2, 4, 6], [1, 3, 5, 7])
+    finish(scheduler, gw1, 1, 3, 5)
+    assert gw0.steals == [[6]]
+    scheduler.mark_started("test_x.py::test[7]")
+    scheduler.mark_crashed(gw1, "crashed")  # type: ignore[arg-type]
+    assert scheduler.remove_node(gw1) == "test_x.py::test[7]"  # type: ignore[arg-type]
+    scheduler.remove_pending_tests_from_node(gw0, [6])  # type: ignore[arg-type]
+    assert gw0.runs[-1] == 6, "its idle worker went down: back to the only live one"
+    replacement = StandInWorker("gw2")
+    scheduler.add_node(replacement)  # type: ignore[arg-type]
+    scheduler.add_node_collection(replacement, [f"test_x.py::test[{i}]" for i in range(8)])  # type: ignore[arg-type]
+    scheduler.schedule()
+    assert gw0.steals[-1] == [4, 6]
+    scheduler.remove_pending_tests_from_node(gw0, [4, 6])  # type: ignore[arg-type]
+    assert replacement.runs == [4, 6]

@@ -11,9 +11,10 @@ What it does with that:
    (``_plan.py``), and send each worker all its tests at once, in collection
    order, so its loop has them all to run concurrently.
 2. *Idle workers get work*: a worker with no more tests left than its cap
-   (``--asyncgroup-concurrency``) asks, through xdist's ``steal`` command, the
-   worker with the most for half the difference in keyless tests it has not
-   started; the worker gives back those still waiting. Keyed tests never move.
+   (``--asyncgroup-concurrency``), or a replacement worker with none, asks,
+   through xdist's ``steal`` command, the worker with the most for half the
+   difference in keyless tests it has not started; the worker gives back
+   those still waiting. Keyed tests never move.
 3. *Serial tests* wait until every other test has finished, then go to one
    worker, which runs them one at a time (they run alone in its loop). So
    they never overlap any test on any worker.
@@ -150,6 +151,9 @@ class AsyncGroupScheduling:
                 self._make_plan()
         self._send_unassigned()
         self._start_serial_tests_if_due()
+        for node in self._live_nodes():  # a replacement worker that got nothing
+            if not self._assigned[node]:
+                self._find_work_for(node)
 
     def mark_test_complete(
         self, node: WorkerController, item_index: int, duration: float = 0
