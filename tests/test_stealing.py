@@ -139,6 +139,9 @@ def test_a_crash_of_the_busiest_worker_while_asked_loses_nothing(
     assert scheduler.remove_node(gw0) == "test_x.py::test[0]"  # type: ignore[arg-type]
     # Everything gw0 had not started, the asked-for test too, goes to gw1.
     assert sorted(gw1.runs[8:]) == [1, 2, 3, 4, 5, 12, 14]
+    # An answer that was on its way changes nothing: gw0 has nothing left.
+    scheduler.remove_pending_tests_from_node(gw0, [14])  # type: ignore[arg-type]
+    assert sorted(gw1.runs[8:]) == [1, 2, 3, 4, 5, 12, 14]
     finish(scheduler, gw1, 1, 2, 3, 4, 5, 12, 14)
     assert not scheduler.has_pending
 

@@ -180,11 +180,12 @@ class AsyncGroupScheduling:
         if self._stealing is not None and self._stealing[0] is node:
             _, thief, asked = self._stealing
             self._stealing = None
-        assigned = self._assigned.get(node, set())
+        assigned = self._assigned.get(node, set())  # (a node that went down has none)
         moved = sorted(index for index in indices if index in assigned)
-        assigned.difference_update(moved)
-        self._in_workers -= len(moved)
-        self._movable_on[node] -= sum(1 for index in moved if index in self._movable)
+        if moved:
+            assigned.difference_update(moved)
+            self._in_workers -= len(moved)
+            self._movable_on[node] -= sum(1 for index in moved if index in self._movable)
         if self._stopped:
             return  # a stopped run starts nothing more
         live = self._live_nodes()
