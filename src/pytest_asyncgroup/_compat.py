@@ -16,7 +16,7 @@ import inspect
 import os
 import sys
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -258,12 +258,16 @@ def test_argnames(item: pytest.Item) -> tuple[str, ...]:
     return tuple(item._fixtureinfo.argnames)  # type: ignore[attr-defined]
 
 
-def fixture_names(item: pytest.Item) -> tuple[str, ...]:
-    """Every fixture the test requests statically (closure, autouse included)."""
-    return tuple(getattr(item, "fixturenames", ()))
+def fixture_names(item: pytest.Item) -> Sequence[str]:
+    """Every fixture the test requests statically (closure, autouse included); not a copy."""
+    names: Sequence[str] = getattr(item, "fixturenames", ())
+    return names
 
 
-def higher_scope_params(item: pytest.Item) -> dict[str, int]:
+_NO_PARAMS: Mapping[str, int] = {}
+
+
+def higher_scope_params(item: pytest.Item) -> Mapping[str, int]:
     """Parameter indices of the test's parameters whose scope is above function.
 
     Two tests whose class/module/session fixtures take different parameters must
@@ -273,8 +277,10 @@ def higher_scope_params(item: pytest.Item) -> dict[str, int]:
     """
     callspec = getattr(item, "callspec", None)
     if callspec is None:
-        return {}
+        return _NO_PARAMS
     scopes = getattr(callspec, "_arg2scope", {})
+    if all(scope is Scope.Function for scope in scopes.values()):
+        return _NO_PARAMS  # the usual case: nothing to compare, nothing to build
     return {
         name: index
         for name, index in callspec.indices.items()

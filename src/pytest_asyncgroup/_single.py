@@ -8,21 +8,45 @@ import pytest
 
 from . import _compat
 from ._declarations import declaration_of, declarations_error, declare_all, timeout_of
+from ._keys import Declaration
 from ._plan import keyed_groups, plan_run
 from ._settings import Settings
 from ._stopping import FirstStop
 from .executor import Claim, OnDone, WorkerLoop, is_async_test
 
 
-def claim_of(item: pytest.Item, settings: Settings) -> Claim:
-    """What ``item`` holds while it runs, from its declaration and what it is."""
-    declaration = declaration_of(item)
-    alone = (
-        declaration.serial
-        or (not declaration.keys and not is_async_test(item))
-        or not settings.alone_fixtures.isdisjoint(_compat.fixture_names(item))
-    )
-    return Claim(shared=declaration.shared, exclusive=declaration.exclusive, alone=alone)
+class ClaimOf:
+    """What each test holds while it runs, from its declaration and what it is.
+
+    Claims are values, so tests that declare the same and run the same way share
+    one: a worker handed thousands of tests at once builds a handful of claims,
+    and asks whether a test function is a coroutine function once per function.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._alone_fixtures = settings.alone_fixtures
+        self._claims: dict[tuple[Declaration, bool], Claim] = {}
+        self._is_async: dict[int, bool] = {}
+
+    def __call__(self, item: pytest.Item) -> Claim:
+        declaration = declaration_of(item)
+        alone = (
+            declaration.serial
+            or (not (declaration.shared or declaration.exclusive) and not self._async(item))
+            or not self._alone_fixtures.isdisjoint(_compat.fixture_names(item))
+        )
+        claim = self._claims.get((declaration, alone))
+        if claim is None:
+            claim = Claim(declaration.shared, declaration.exclusive, alone)
+            self._claims[declaration, alone] = claim
+        return claim
+
+    def _async(self, item: pytest.Item) -> bool:
+        function = id(getattr(item, "obj", None))  # the item keeps its function alive
+        known = self._is_async.get(function)
+        if known is None:
+            known = self._is_async[function] = is_async_test(item)
+        return known
 
 
 def new_worker_loop(
@@ -31,7 +55,7 @@ def new_worker_loop(
     """The engine configured from the user's settings (one process, or one xdist worker)."""
     return WorkerLoop(
         session,
-        lambda item: claim_of(item, settings),
+        ClaimOf(settings),
         concurrency=settings.concurrency,
         timeout_of=lambda item, alone: (
             None if alone and settings.pytest_timeout_for_alone else timeout_of(item, settings)

@@ -58,6 +58,8 @@ class _Batches:
 
     def of(self, item: pytest.Item) -> int:
         params = _compat.higher_scope_params(item)
+        if not params:
+            return self.number
         if any(self._params.get(name, index) != index for name, index in params.items()):
             self.number += 1
             self._params = {}

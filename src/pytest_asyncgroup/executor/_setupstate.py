@@ -30,6 +30,7 @@ Worked example, ``m1: t1 t2`` and ``m2: t3``, all three overlapping::
 from __future__ import annotations
 
 import contextvars
+from collections import Counter
 from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -73,15 +74,18 @@ class CollectorTree:
 
     def expect(self, items: Iterable[pytest.Item]) -> None:
         """Count ``items`` as future users of their collectors."""
-        for item in items:
-            for node in item.listchain()[:-1]:
-                self._users[node] = self._users.get(node, 0) + 1
+        self._count(items, 1)
 
     def forget(self, items: Iterable[pytest.Item]) -> None:
         """``items`` will not run after all (the run stops): uncount them."""
-        for item in items:
-            for node in item.listchain()[:-1]:
-                self._users[node] -= 1
+        self._count(items, -1)
+
+    def _count(self, items: Iterable[pytest.Item], sign: int) -> None:
+        # Per parent, not per test: a module's thousand tests walk its chain once.
+        users = self._users
+        for parent, count in Counter(item.parent for item in items).items():
+            for node in parent.listchain() if parent is not None else ():
+                users[node] = users.get(node, 0) + sign * count
 
     def is_last_user(self, item: pytest.Item) -> bool:
         """Whether no other expected test needs ``item``'s session (so leaving ends it)."""
