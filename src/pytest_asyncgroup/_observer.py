@@ -8,16 +8,15 @@ summary after the results, and writes the timeline.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from . import _compat
+from ._gcpause import collector_paused
 from ._protocol import REPORT_ATTRIBUTE
 from ._runstats import Phase, TestSpan, run_stats, summary_lines, trace_events
 
@@ -107,7 +106,7 @@ class RunObserver:
     def pytest_sessionfinish(self) -> None:
         if self._timeline and self._tests:
             path = Path(self._timeline)
-            with _collector_paused():
+            with collector_paused():
                 events = trace_events(self.spans())
             path.write_text(json.dumps({"traceEvents": events, "displayTimeUnit": "ms"}))
             self._written = path
@@ -115,7 +114,7 @@ class RunObserver:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not self._tests:
             return
-        with _collector_paused():
+        with collector_paused():
             stats = run_stats(
                 self.spans(),
                 groups=self._groups(),
@@ -128,21 +127,3 @@ class RunObserver:
             terminalreporter.write_line(
                 f"timeline: {self._written} (open in https://ui.perfetto.dev or chrome://tracing)"
             )
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while the summary works out its numbers.
-
-    It allocates a few objects per test, all short-lived and free of cycles. On
-    a suite of thousands of tests those allocations set off a full collection
-    that walks the whole session's heap (~80 ms at 5,000 tests) and frees
-    nothing of ours; pytest collects at exit anyway.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()

@@ -38,6 +38,7 @@ import pytest
 
 from . import _compat
 from ._declarations import declarations_error
+from ._gcpause import collector_paused
 from ._keys import Declaration
 from ._plan import Placement, plan_run
 from ._protocol import STOP_COMMAND, Collection
@@ -260,14 +261,15 @@ class AsyncGroupScheduling:
             for i, nodeid in enumerate(self.collection)
             if nodeid in self._history
         }
-        run_plan = plan_run(self.declarations, history, self.settings.per_worker, len(workers))
-        self.plan = run_plan.placements
-        self._movable = frozenset(
-            index
-            for placement in self.plan
-            if not placement.group.keys
-            for index in placement.group.tests
-        )
+        with collector_paused():  # every worker waits for this plan (_gcpause.py)
+            run_plan = plan_run(self.declarations, history, self.settings.per_worker, len(workers))
+            self.plan = run_plan.placements
+            self._movable = frozenset(
+                index
+                for placement in self.plan
+                if not placement.group.keys
+                for index in placement.group.tests
+            )
         self._serial = run_plan.serial
         for node, indices in zip(workers, run_plan.per_worker(len(workers)), strict=True):
             self._send(node, indices)
