@@ -26,7 +26,7 @@ class ClaimOf:
     def __init__(self, settings: Settings) -> None:
         self._alone_fixtures = settings.alone_fixtures
         self._claims: dict[tuple[Declaration, bool], Claim] = {}
-        self._is_async: dict[int, bool] = {}
+        self._is_async: dict[object, bool] = {}
 
     def __call__(self, item: pytest.Item) -> Claim:
         declaration = declaration_of(item)
@@ -42,8 +42,11 @@ class ClaimOf:
         return claim
 
     def _async(self, item: pytest.Item) -> bool:
-        function = id(getattr(item, "obj", None))  # the item keeps its function alive
-        known = self._is_async.get(function)
+        function = getattr(item, "obj", None)
+        try:
+            known = self._is_async.get(function)
+        except TypeError:  # an unhashable callable: ask each time
+            return is_async_test(item)
         if known is None:
             known = self._is_async[function] = is_async_test(item)
         return known
