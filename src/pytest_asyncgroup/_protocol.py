@@ -113,7 +113,7 @@ class Collection:
             "declared": [
                 [index, sorted(d.shared), sorted(d.exclusive), d.serial]
                 for index, d in enumerate(self.declarations)
-                if d is not NO_RESOURCES and d != NO_RESOURCES  # (the first test is cheap)
+                if d is not NO_RESOURCES and d != NO_RESOURCES  # identity first: the usual case
             ],
             "problems": list(self.problems),
         }
