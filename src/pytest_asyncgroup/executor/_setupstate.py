@@ -77,7 +77,8 @@ class CollectorTree:
         self._count(items, 1)
 
     def forget(self, items: Iterable[pytest.Item]) -> None:
-        """``items`` will not run after all (the run stops): uncount them."""
+        """``items`` will not run here after all (the run stops, or another worker
+        takes them): uncount them."""
         self._count(items, -1)
 
     def _count(self, items: Iterable[pytest.Item], sign: int) -> None:
