@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from . import _compat
@@ -12,7 +10,7 @@ from ._keys import Declaration
 from ._plan import keyed_groups, plan_run
 from ._settings import Settings
 from ._stopping import FirstStop
-from .executor import Claim, OnDone, WorkerLoop, is_async_test
+from .executor import Claim, OnDone, WorkerLoop, is_async_test, run_interruptible
 
 
 class ClaimOf:
@@ -97,7 +95,7 @@ class OneProcessRun:
         self.loop = loop = new_worker_loop(session, self.settings)
         loop.submit(session.items)
         loop.close()
-        asyncio.run(loop.serve())
+        run_interruptible(loop, loop.serve())
         if session.shouldfail:
             raise session.Failed(session.shouldfail)
         if session.shouldstop:

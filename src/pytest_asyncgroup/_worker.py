@@ -29,7 +29,7 @@ from ._declarations import declaration_of, declare_all
 from ._protocol import SIDE_CHANNEL, STOP_COMMAND, Collection, EventBatcher
 from ._settings import Settings
 from ._single import new_worker_loop
-from .executor import TestRecord, WorkerLoop
+from .executor import TestRecord, WorkerLoop, run_interruptible
 
 _INDEX: contextvars.ContextVar[int] = contextvars.ContextVar("pytest_asyncgroup_item_index")
 _CHANNEL_CLOSED = object()
@@ -58,7 +58,7 @@ class WorkerRun:
         self._index_of = {item: index for index, item in enumerate(session.items)}
         self._interactor = _compat.worker_interactor(self.config)
         self._loop = new_worker_loop(session, self.settings, on_done=self._done)
-        asyncio.run(self._serve(self._loop))
+        run_interruptible(self._loop, self._serve(self._loop))
         return True  # xdist's own loop does not run
 
     async def _serve(self, loop: WorkerLoop) -> None:

@@ -7,6 +7,7 @@ Nothing here knows whether xdist is running; a driver submits tests to a
 from ._admission import Admission, Claim
 from ._bridge import await_only, in_bridge
 from ._fixtures import async_fixture_shim
+from ._interrupt import run_interruptible
 from ._item import RECORD, TestRecord, call_async_test, is_async_test
 from ._loop import OnDone, WorkerLoop
 from ._output import in_overlapping_test
@@ -24,4 +25,5 @@ __all__ = [
     "in_bridge",
     "in_overlapping_test",
     "is_async_test",
+    "run_interruptible",
 ]

@@ -40,6 +40,8 @@ class TestRecord:
     """``(start, end)`` in ``time.time()``: the worker's last test waiting for more work."""
     blocked: float = 0.0
     """The longest this test's code ran without yielding to the loop, in seconds."""
+    teardown_error: BaseException | None = None
+    """What failed tearing the test down after Ctrl-C stopped it (no report carries it)."""
 
 
 RECORD = pytest.StashKey[TestRecord]()
@@ -120,17 +122,34 @@ async def run_test(
     def teardown_started() -> None:
         record.tearing_down = True
 
+    state = TestSetupState(
+        tree, item, teardown_started=teardown_started, before_leaving=before_leaving
+    )
+
     def protocol() -> None:
-        bind(
-            TestSetupState(
-                tree, item, teardown_started=teardown_started, before_leaving=before_leaving
-            )
-        )
+        bind(state)
         # As pytest's own loop calls it (config.hook, not the per-path ihook).
         item.config.hook.pytest_runtest_protocol(item=item, nextitem=None)
 
+    def teardown_after_interrupt() -> None:
+        bind(state)
+        state.teardown_exact(None)
+
     try:
-        await run_in_greenlet(protocol, lambda: record.interruption, scope)
+        try:
+            await run_in_greenlet(protocol, lambda: record.interruption, scope)
+        except KeyboardInterrupt:
+            # Ctrl-C: pytest's protocol stopped where it was (that phase made no
+            # report). What the test set up is torn down all the same, as the end
+            # of a plain pytest session tears down an interrupted test's fixtures.
+            record.interruption = None
+            try:
+                await run_in_greenlet(teardown_after_interrupt, lambda: record.interruption, scope)
+            except KeyboardInterrupt:  # a second Ctrl-C
+                raise
+            except BaseException as error:  # raised after the run (``_loop.py``, rule 5)
+                record.teardown_error = error
+            raise
     finally:
         undo_methods()
         undo_fixtures()

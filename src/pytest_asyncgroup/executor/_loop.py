@@ -22,6 +22,12 @@ as the rules allow (see ``_admission.py``):
    or the loop is closed, as xdist's own worker holds its last test. So session
    fixtures are set up once per worker, and their teardown errors are reported
    in that test's teardown, as in plain pytest.
+5. *Interrupt* (Ctrl-C, :meth:`interrupt`). As in plain pytest, where the
+   ``KeyboardInterrupt`` propagates from wherever the test was: tests in
+   flight stop where they are and the phase they were in makes no report;
+   what each had set up is torn down all the same, then the collectors; no
+   test starts. The driver raises ``KeyboardInterrupt`` once :meth:`serve`
+   has returned (see ``_interrupt.py``).
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ from ._item import TestRecord, run_test
 from ._output import OutputRouting
 from ._setupstate import CollectorTree, SetupStateRouter
 
+INTERRUPTED = "KeyboardInterrupt"
 OnDone = Callable[["pytest.Item", TestRecord], None]
 TimeoutOf = Callable[["pytest.Item", bool], "float | None"]
 """Seconds after which a test (running alone or not) is cancelled; None: never."""
@@ -109,6 +116,9 @@ class WorkerLoop:
         self._wakeup: asyncio.Event | None = None
         self._news: asyncio.Future[None] | None = None
         self._running_batch = -1
+        self.interrupted = False
+        self._errors_after_interrupt: list[BaseException] = []
+        self._asyncio_loop: asyncio.AbstractEventLoop | None = None
 
     def submit(self, items: Iterable[pytest.Item]) -> None:
         """Queue tests to run, in order; may be called while :meth:`serve` runs."""
@@ -145,6 +155,19 @@ class WorkerLoop:
             self._stop_reason = reason
         self._wake()
 
+    def interrupt(self) -> None:
+        """Ctrl-C: stop as plain pytest does (rule 5)."""
+        self.interrupted = True
+        self.stop(INTERRUPTED)
+
+    def interrupt_soon(self) -> None:
+        """Ctrl-C, from a signal handler (wherever the main thread was): the loop
+        interrupts its tests at its next pass."""
+        self.interrupted = True
+        if self._asyncio_loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has just closed
+                self._asyncio_loop.call_soon_threadsafe(self.interrupt)
+
     def _wake(self) -> None:
         if self._wakeup is not None:
             self._wakeup.set()
@@ -160,15 +183,23 @@ class WorkerLoop:
             self._tree.forget(self._waiting)
             self._waiting.clear()
 
-    def _interrupt_running(self, reason: str) -> None:
+    def _interrupt_running(self, reason: str) -> set[asyncio.Task[None]]:
+        """Cancel the tests in flight (not those tearing down); return their tasks."""
+        cancelled = set()
         for task, running in self._running.items():
             record = running.record
             if record.started and not record.tearing_down and record.interruption is None:
-                record.interruption = pytest.fail.Exception(
-                    f"cancelled by pytest-asyncgroup: the run is stopping ({reason})",
-                    pytrace=False,
+                record.interruption = (
+                    KeyboardInterrupt()
+                    if self.interrupted
+                    else pytest.fail.Exception(
+                        f"cancelled by pytest-asyncgroup: the run is stopping ({reason})",
+                        pytrace=False,
+                    )
                 )
                 task.cancel()
+                cancelled.add(task)
+        return cancelled
 
     def _start_admissible(self) -> None:
         self._drop_waiting_if_stopping()
@@ -255,14 +286,20 @@ class WorkerLoop:
             if self._stopping():  # admitted just before the stop: never started
                 self._tree.forget([running.item])
                 return
-            await run_test(
-                running.item,
-                running.record,
-                self._tree,
-                lambda: self._before_leaving(running),
-                alone=running.claim.alone,
-                output=self._output,
-            )
+            try:
+                await run_test(
+                    running.item,
+                    running.record,
+                    self._tree,
+                    lambda: self._before_leaving(running),
+                    alone=running.claim.alone,
+                    output=self._output,
+                )
+            except KeyboardInterrupt:  # rule 5: it never completes; the others stop too
+                if running.record.teardown_error is not None:
+                    self._errors_after_interrupt.append(running.record.teardown_error)
+                self.interrupt()
+                return
             self._report_done(running)
         finally:
             if running.timer is not None:
@@ -318,6 +355,9 @@ class WorkerLoop:
     async def serve(self) -> None:
         """Run every submitted test; return when closed and all have finished."""
         self._wakeup = asyncio.Event()
+        self._asyncio_loop = asyncio.get_running_loop()
+        if self.interrupted:  # Ctrl-C before the loop ran
+            self.interrupt()
         locks = FixtureLocks()
         router = SetupStateRouter()
         with contextlib.ExitStack() as patches:
@@ -328,6 +368,7 @@ class WorkerLoop:
             try:
                 await self._serve()
             finally:
+                self._asyncio_loop = None
                 await self._teardown_leftovers()
 
     async def _serve(self) -> None:
@@ -351,15 +392,15 @@ class WorkerLoop:
 
     async def _teardown_leftovers(self) -> None:
         """Tear down collectors still live (a test re-run by a plugin, an abort)."""
+        # After Ctrl-C (the loop cancelled by a second one), tests stop as at the first.
+        cancelled = self._interrupt_running(INTERRUPTED) if self.interrupted else set()
         for task in self._running:
-            task.cancel()
+            if task not in cancelled:
+                task.cancel()
         with contextlib.suppress(BaseException):
             await asyncio.gather(*self._running, return_exceptions=True)
+        errors = self._errors_after_interrupt
         if self._tree.entries:
-
-            def teardown() -> None:
-                errors = self._tree.teardown_all()
-                if errors:
-                    raise BaseExceptionGroup("errors tearing down fixtures after the run", errors)
-
-            await run_in_greenlet(teardown)
+            errors += await run_in_greenlet(self._tree.teardown_all)
+        if errors:
+            raise BaseExceptionGroup("errors tearing down fixtures after the run", errors)

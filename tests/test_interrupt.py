@@ -1,0 +1,215 @@
+"""Ctrl-C stops a run as it stops plain pytest (SPEC §5: pytest's semantics intact).
+
+Plain pytest, interrupted: the phase a test was in makes no report, what it set
+up is torn down, session fixtures too, and the run exits with status 2 after
+the "KeyboardInterrupt" banner. Each run here is a subprocess in its own
+session; SIGINT goes to its whole process group, as a terminal sends it, once
+the inner tests have started (they write marker files). The inner tests wait
+far longer than the hang guard, so a run that ends at all was interrupted.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import write_ini
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+
+HANG_GUARD = 60  # seconds, for the whole run after the signal
+
+SUITE = """
+import asyncio, os, time
+from pathlib import Path
+
+import pytest
+
+MARKS = Path(__file__).parent / "marks"
+
+
+def mark(name):
+    (MARKS / name).touch()
+
+
+@pytest.fixture(scope="session")
+def service():
+    mark(f"service-up-{os.getpid()}")
+    yield
+    mark(f"service-down-{os.getpid()}")
+
+
+@pytest.fixture
+async def connection(request):
+    yield
+    await asyncio.sleep(0)
+    mark(f"closed-{request.node.name}")
+
+
+def test_first():
+    pass
+
+
+@pytest.mark.parametrize("i", range(6))
+async def test_waits(service, connection, i):
+    mark(f"started-{i}")
+    await asyncio.sleep(3600)
+"""
+
+SYNC_SUITE = """
+import os, time
+from pathlib import Path
+
+import pytest
+
+MARKS = Path(__file__).parent / "marks"
+
+
+@pytest.fixture(scope="session")
+def service():
+    (MARKS / f"service-up-{os.getpid()}").touch()
+    yield
+    (MARKS / f"service-down-{os.getpid()}").touch()
+
+
+@pytest.fixture
+def connection(request):
+    yield
+    (MARKS / f"closed-{request.node.name}").touch()
+
+
+def test_blocks(service, connection):
+    (MARKS / "started-blocking").touch()
+    time.sleep(3600)
+"""
+
+
+def interrupted_run(
+    pytester: pytest.Pytester, started: int, *args: str
+) -> tuple[int, str, list[str]]:
+    """Run pytest, send SIGINT once ``started`` tests have begun; exit status,
+    output, and the marker files written."""
+    marks = pytester.path / "marks"
+    marks.mkdir()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-q", *args],
+        cwd=pytester.path,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + HANG_GUARD
+        while len(list(marks.glob("started-*"))) < started:
+            if process.poll() is not None or time.monotonic() > deadline:
+                output = process.communicate()[0].decode()
+                pytest.fail(f"the inner tests did not start:\n{output}")
+            time.sleep(0.05)
+        os.killpg(process.pid, signal.SIGINT)
+        output = process.communicate(timeout=HANG_GUARD)[0].decode()
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+    return process.returncode, output, sorted(path.name for path in Path(marks).iterdir())
+
+
+def assert_interrupted_like_plain_pytest(status: int, output: str) -> None:
+    assert status == pytest.ExitCode.INTERRUPTED, output
+    assert "KeyboardInterrupt" in output, output
+    assert "CancelledError" not in output, output
+    last = output.strip().splitlines()[-1]
+    assert "failed" not in last, output
+    assert "error" not in last, output
+
+
+@pytest.mark.parametrize("args", [[], ["-n", "0"]], ids=["no -n", "-n 0"])
+def test_ctrl_c_stops_tests_in_flight_and_tears_everything_down(
+    pytester: pytest.Pytester, args: list[str]
+) -> None:
+    write_ini(pytester, "asyncio_mode = auto")
+    pytester.makepyfile(test_interrupt=SUITE)
+    status, output, marks = interrupted_run(pytester, 6, "--dist=asyncgroup", *args)
+    assert_interrupted_like_plain_pytest(status, output)
+    assert "1 passed" in output.strip().splitlines()[-1], output  # what finished is kept
+    # Each interrupted test's own fixture, then the session's, were torn down.
+    assert [m for m in marks if m.startswith("closed-")] == [
+        f"closed-test_waits[{i}]" for i in range(6)
+    ], output
+    assert len([m for m in marks if m.startswith("service-down-")]) == 1, (marks, output)
+
+
+def test_ctrl_c_interrupts_a_sync_test_where_it_is(pytester: pytest.Pytester) -> None:
+    write_ini(pytester)
+    pytester.makepyfile(test_interrupt=SYNC_SUITE)
+    status, output, marks = interrupted_run(pytester, 1, "--dist=asyncgroup")
+    assert_interrupted_like_plain_pytest(status, output)
+    assert "no tests ran" in output, output
+    assert "closed-test_blocks" in marks, output
+    assert len([m for m in marks if m.startswith("service-down-")]) == 1, (marks, output)
+
+
+# Where each report is made (in the worker), whether or not the controller shows it.
+WORKER_REPORTS = """
+from pathlib import Path
+
+def pytest_runtest_logreport(report):
+    with (Path(__file__).parent / "reports.txt").open("a") as fh:
+        fh.write(f"{report.nodeid} {report.when} {report.outcome}\\n")
+"""
+
+
+def test_ctrl_c_under_xdist_tears_down_on_every_worker(pytester: pytest.Pytester) -> None:
+    write_ini(pytester, "asyncio_mode = auto")
+    pytester.makepyfile(test_interrupt=SUITE)
+    pytester.makeconftest(WORKER_REPORTS)
+    status, output, marks = interrupted_run(pytester, 6, "-n", "2", "--dist=asyncgroup")
+    assert_interrupted_like_plain_pytest(status, output)
+    made = (pytester.path / "reports.txt").read_text().splitlines()
+    assert not [line for line in made if line.endswith("failed")], made  # none failed in a worker
+    assert [m for m in marks if m.startswith("closed-")] == [
+        f"closed-test_waits[{i}]" for i in range(6)
+    ], output
+    ups = {m.removeprefix("service-up-") for m in marks if m.startswith("service-up-")}
+    downs = {m.removeprefix("service-down-") for m in marks if m.startswith("service-down-")}
+    assert len(ups) == 2, (marks, output)
+    assert downs == ups, (marks, output)
+
+
+FAILING_TEARDOWN = """
+import asyncio
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+async def connection(request):
+    yield
+    raise RuntimeError(f"{request.node.name} would not close")
+
+
+@pytest.mark.parametrize("i", range(2))
+async def test_waits(connection, i):
+    (Path(__file__).parent / "marks" / f"started-{i}").touch()
+    await asyncio.sleep(3600)
+"""
+
+
+def test_errors_tearing_down_after_ctrl_c_are_all_kept_for_full_trace(
+    pytester: pytest.Pytester,
+) -> None:
+    write_ini(pytester, "asyncio_mode = auto")
+    pytester.makepyfile(test_interrupt=FAILING_TEARDOWN)
+    status, output, _ = interrupted_run(pytester, 2, "--dist=asyncgroup", "--full-trace")
+    assert status == pytest.ExitCode.INTERRUPTED, output
+    assert "errors tearing down fixtures after the run (2 sub-exceptions)" in output, output
+    for i in range(2):
+        assert f"RuntimeError: test_waits[{i}] would not close" in output, output
