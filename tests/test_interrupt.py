@@ -10,6 +10,7 @@ far longer than the hang guard, so a run that ends at all was interrupted.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -144,6 +145,17 @@ def test_ctrl_c_stops_tests_in_flight_and_tears_everything_down(
         f"closed-test_waits[{i}]" for i in range(6)
     ], output
     assert len([m for m in marks if m.startswith("service-down-")]) == 1, (marks, output)
+
+
+def test_an_interrupted_test_leaves_no_partial_duration_for_the_next_plan(
+    pytester: pytest.Pytester,
+) -> None:
+    write_ini(pytester, "asyncio_mode = auto")
+    pytester.makepyfile(test_interrupt=SUITE)
+    status, output, _ = interrupted_run(pytester, 6, "--dist=asyncgroup")
+    assert status == pytest.ExitCode.INTERRUPTED, output
+    cache = pytester.path / ".pytest_cache" / "v" / "asyncgroup" / "durations"
+    assert list(json.loads(cache.read_text())) == ["test_interrupt.py::test_first"]
 
 
 def test_ctrl_c_interrupts_a_sync_test_where_it_is(pytester: pytest.Pytester) -> None:

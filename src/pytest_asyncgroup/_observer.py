@@ -42,6 +42,7 @@ class RunObserver:
         self._block_threshold = block_threshold
         self._timeline = timeline
         self._tests: dict[str, tuple[str, float, float, float]] = {}
+        self._finished: set[str] = set()  # tests whose teardown reported
         self._phases: list[tuple[str, str, float, float, str]] | None = [] if timeline else None
         self._records: list[tuple[str, Any]] = []
         self._spans: list[TestSpan] | None = None
@@ -62,6 +63,8 @@ class RunObserver:
                 max(last, stop),
                 seconds + report.duration,
             )
+        if report.when == "teardown":
+            self._finished.add(nodeid)
         if self._phases is not None:
             self._phases.append((nodeid, report.when, start, stop, report.outcome))
         data = getattr(report, REPORT_ATTRIBUTE, None)
@@ -94,12 +97,17 @@ class RunObserver:
         return self._spans
 
     def durations(self) -> dict[str, float]:
-        """Each test's setup, call and teardown durations added up, less the time a
-        worker's last test waited in its teardown for more work (not its own time)."""
-        totals = {nodeid: seconds for nodeid, (_, _, _, seconds) in self._tests.items()}
+        """Each finished test's setup, call and teardown durations added up, less the
+        time a worker's last test waited in its teardown for more work (not its own
+        time). A test cut short (Ctrl-C, a crash) has no duration to remember."""
+        totals = {
+            nodeid: seconds
+            for nodeid, (_, _, _, seconds) in self._tests.items()
+            if nodeid in self._finished
+        }
         for nodeid, data in self._records:
             held = data.get("held")
-            if held:
+            if held and nodeid in totals:
                 totals[nodeid] -= float(held[1]) - float(held[0])
         return totals
 
