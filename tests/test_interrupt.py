@@ -1,4 +1,5 @@
-"""Ctrl-C stops a run as it stops plain pytest (SPEC §5: pytest's semantics intact).
+"""Ctrl-C and ``pytest.exit()`` stop a run as they stop plain pytest (SPEC §5:
+pytest's semantics intact).
 
 Plain pytest, interrupted: the phase a test was in makes no report, what it set
 up is torn down, session fixtures too, and the run exits with status 2 after
@@ -225,3 +226,74 @@ def test_errors_tearing_down_after_ctrl_c_are_all_kept_for_full_trace(
     assert "errors tearing down fixtures after the run (2 sub-exceptions)" in output, output
     for i in range(2):
         assert f"RuntimeError: test_waits[{i}] would not close" in output, output
+
+
+EXIT_SUITE = """
+import asyncio, os
+from pathlib import Path
+
+import pytest
+
+MARKS = Path(__file__).parent / "marks"
+
+
+@pytest.fixture(scope="session")
+def service():
+    (MARKS / f"service-up-{os.getpid()}").touch()
+    yield
+    (MARKS / f"service-down-{os.getpid()}").touch()
+
+
+@pytest.fixture
+async def connection(request):
+    yield
+    (MARKS / f"closed-{request.node.name}").touch()
+
+
+@pytest.mark.parametrize("i", range(4))
+async def test_waits(service, connection, i):
+    (MARKS / f"started-{i}").touch()
+    if i == 2:
+        while len(list(MARKS.glob("started-*"))) < 4:  # the others are in flight
+            await asyncio.sleep(0.01)
+        pytest.exit("the service is gone", returncode=3)
+    await asyncio.sleep(3600)
+"""
+
+
+def exit_run(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, list[str]]:
+    write_ini(pytester, "asyncio_mode = auto")
+    pytester.makepyfile(test_exit=EXIT_SUITE)
+    (pytester.path / "marks").mkdir()
+    result = pytester.runpytest_subprocess("--dist=asyncgroup", *args, timeout=HANG_GUARD)
+    return result, sorted(path.name for path in (pytester.path / "marks").iterdir())
+
+
+def test_pytest_exit_in_one_process_ends_the_run_as_in_plain_pytest(
+    pytester: pytest.Pytester,
+) -> None:
+    result, marks = exit_run(pytester)
+    output = result.stdout.str()
+    assert result.ret == 3, output
+    assert "Exit: the service is gone" in output, output
+    assert "CancelledError" not in output, output
+    assert "no tests ran" in output, output  # the others were stopped, as at Ctrl-C
+    assert [m for m in marks if m.startswith("closed-")] == [
+        f"closed-test_waits[{i}]" for i in range(4)
+    ]
+    assert len([m for m in marks if m.startswith("service-down-")]) == 1, marks
+
+
+def test_pytest_exit_on_a_worker_stops_every_worker(pytester: pytest.Pytester) -> None:
+    result, marks = exit_run(pytester, "-n", "2")
+    output = result.stdout.str()
+    assert result.ret == pytest.ExitCode.INTERRUPTED, output  # xdist's "Interrupted"
+    assert "pytest.exit() on gw" in output, output
+    assert ": the service is gone" in output, output
+    assert [m for m in marks if m.startswith("closed-")] == [
+        f"closed-test_waits[{i}]" for i in range(4)
+    ]
+    ups = {m.removeprefix("service-up-") for m in marks if m.startswith("service-up-")}
+    downs = {m.removeprefix("service-down-") for m in marks if m.startswith("service-down-")}
+    assert len(ups) == 2, marks
+    assert downs == ups, marks

@@ -107,6 +107,18 @@ def worker_input(config: pytest.Config) -> dict[str, Any] | None:
     return getattr(config, "workerinput", None)
 
 
+def worker_id(config: pytest.Config) -> str:
+    """On an xdist worker, its id (``gw0``...), from ``workerinput``."""
+    return str((worker_input(config) or {}).get("workerid", "?"))
+
+
+def worker_output(node: Any) -> dict[str, Any]:
+    """What a finished worker sent with "workerfinished" (``node.workeroutput``,
+    set by ``DSession.worker_workerfinished`` before ``pytest_testnodedown``;
+    ``shouldstop``/``shouldfail`` are its session's, xdist 3.6-3.8)."""
+    return getattr(node, "workeroutput", None) or {}
+
+
 def worker_interactor(config: pytest.Config) -> Any:
     """xdist's ``WorkerInteractor`` on a worker.
 

@@ -78,8 +78,17 @@ class ControllerRun:
             self.scheduler.mark_started(nodeid)
 
     def pytest_testnodedown(self, node: WorkerController, error: object) -> None:
-        if self.scheduler is not None and error is not None:
+        if self.scheduler is None:
+            return
+        if error is not None:
             self.scheduler.mark_crashed(node, error)
+            return
+        # A worker that ended its session early (a test called pytest.exit()) says
+        # why; xdist then only shuts the others down once they ran all they have.
+        output = _compat.worker_output(node)
+        reason = output.get("shouldstop") or output.get("shouldfail")
+        if reason:
+            self._stop(str(reason))
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         self._session = session

@@ -58,7 +58,12 @@ class WorkerRun:
         self._index_of = {item: index for index, item in enumerate(session.items)}
         self._interactor = _compat.worker_interactor(self.config)
         self._loop = new_worker_loop(session, self.settings, on_done=self._done)
-        run_interruptible(self._loop, self._serve(self._loop))
+        try:
+            run_interruptible(self._loop, self._serve(self._loop))
+        except pytest.exit.Exception as exit:
+            # The controller ends the whole run when a worker says it should stop.
+            session.shouldstop = f"pytest.exit() on {_compat.worker_id(self.config)}: {exit.msg}"
+            raise
         return True  # xdist's own loop does not run
 
     async def _serve(self, loop: WorkerLoop) -> None:

@@ -32,14 +32,13 @@ from ._loop import WorkerLoop
 
 def run_interruptible(loop: WorkerLoop, main: Coroutine[Any, Any, None]) -> None:
     """``asyncio.run(main)`` with Ctrl-C handled for ``loop``; once it has returned
-    (or failed) after an interrupt, raise ``KeyboardInterrupt`` for pytest."""
+    (or failed) after Ctrl-C or ``pytest.exit()``, raise that for pytest."""
     try:
         with _sigint_interrupts(loop):
             asyncio.run(main)
     finally:
-        if loop.interrupted:
-            raise KeyboardInterrupt  # an error tearing down is its context
-    return None
+        if loop.aborted is not None:
+            raise loop.aborted  # an error tearing down is its context
 
 
 @contextlib.contextmanager
@@ -52,7 +51,7 @@ def _sigint_interrupts(loop: WorkerLoop) -> Iterator[None]:
         return
 
     def on_sigint(signum: int, frame: FrameType | None) -> None:
-        if loop.interrupted or in_bridge():
+        if loop.aborted is not None or in_bridge():
             raise KeyboardInterrupt
         loop.interrupt_soon()
 

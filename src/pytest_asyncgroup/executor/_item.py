@@ -41,8 +41,12 @@ class TestRecord:
     blocked: float = 0.0
     """The longest this test's code ran without yielding to the loop, in seconds."""
     teardown_error: BaseException | None = None
-    """What failed tearing the test down after Ctrl-C stopped it (no report carries it)."""
+    """What failed tearing the test down after Ctrl-C or ``pytest.exit()`` stopped it
+    (no report carries it)."""
 
+
+ABORTS = (KeyboardInterrupt, pytest.exit.Exception)
+"""What pytest lets out of a test's phase to end the session: Ctrl-C, ``pytest.exit()``."""
 
 RECORD = pytest.StashKey[TestRecord]()
 """The record of a test's latest run by the worker loop."""
@@ -138,10 +142,10 @@ async def run_test(
     try:
         try:
             await run_in_greenlet(protocol, lambda: record.interruption, scope)
-        except KeyboardInterrupt:
-            # Ctrl-C: pytest's protocol stopped where it was (that phase made no
-            # report). What the test set up is torn down all the same, as the end
-            # of a plain pytest session tears down an interrupted test's fixtures.
+        except ABORTS:
+            # Ctrl-C, pytest.exit(): pytest's protocol stopped where it was (that
+            # phase made no report). What the test set up is torn down all the
+            # same, as the end of a plain pytest session tears it down.
             record.interruption = None
             try:
                 await run_in_greenlet(teardown_after_interrupt, lambda: record.interruption, scope)

@@ -22,12 +22,13 @@ as the rules allow (see ``_admission.py``):
    or the loop is closed, as xdist's own worker holds its last test. So session
    fixtures are set up once per worker, and their teardown errors are reported
    in that test's teardown, as in plain pytest.
-5. *Interrupt* (Ctrl-C, :meth:`interrupt`). As in plain pytest, where the
-   ``KeyboardInterrupt`` propagates from wherever the test was: tests in
-   flight stop where they are and the phase they were in makes no report;
-   what each had set up is torn down all the same, then the collectors; no
-   test starts. The driver raises ``KeyboardInterrupt`` once :meth:`serve`
-   has returned (see ``_interrupt.py``).
+5. *Abort* (Ctrl-C, :meth:`interrupt`; or a test calls ``pytest.exit()``). As
+   in plain pytest, where the ``KeyboardInterrupt`` or ``Exit`` propagates
+   from wherever the test was: tests in flight stop where they are and the
+   phase they were in makes no report; what each had set up is torn down all
+   the same, then the collectors; no test starts. The driver raises the
+   exception (:attr:`aborted`) once :meth:`serve` has returned (see
+   ``_interrupt.py``).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from .._compat import BaseExceptionGroup
 from ._admission import Admission, Claim
 from ._bridge import await_only, run_in_greenlet, worker_loop
 from ._fixtures import FixtureLocks
-from ._item import TestRecord, run_test
+from ._item import ABORTS, TestRecord, run_test
 from ._output import OutputRouting
 from ._setupstate import CollectorTree, SetupStateRouter
 
@@ -116,7 +117,8 @@ class WorkerLoop:
         self._wakeup: asyncio.Event | None = None
         self._news: asyncio.Future[None] | None = None
         self._running_batch = -1
-        self.interrupted = False
+        self.aborted: BaseException | None = None
+        """What stopped the run as in plain pytest (rule 5), for the driver to raise."""
         self._errors_after_interrupt: list[BaseException] = []
         self._asyncio_loop: asyncio.AbstractEventLoop | None = None
 
@@ -157,13 +159,18 @@ class WorkerLoop:
 
     def interrupt(self) -> None:
         """Ctrl-C: stop as plain pytest does (rule 5)."""
-        self.interrupted = True
-        self.stop(INTERRUPTED)
+        self._abort(KeyboardInterrupt())
+
+    def _abort(self, cause: BaseException) -> None:
+        if self.aborted is None:
+            self.aborted = cause
+        self.stop(INTERRUPTED if isinstance(cause, KeyboardInterrupt) else str(cause))
 
     def interrupt_soon(self) -> None:
         """Ctrl-C, from a signal handler (wherever the main thread was): the loop
         interrupts its tests at its next pass."""
-        self.interrupted = True
+        if self.aborted is None:
+            self.aborted = KeyboardInterrupt()
         if self._asyncio_loop is not None:
             with contextlib.suppress(RuntimeError):  # the loop has just closed
                 self._asyncio_loop.call_soon_threadsafe(self.interrupt)
@@ -190,8 +197,8 @@ class WorkerLoop:
             record = running.record
             if record.started and not record.tearing_down and record.interruption is None:
                 record.interruption = (
-                    KeyboardInterrupt()
-                    if self.interrupted
+                    KeyboardInterrupt()  # stops pytest's protocol where it is, as ABORTS do
+                    if self.aborted is not None
                     else pytest.fail.Exception(
                         f"cancelled by pytest-asyncgroup: the run is stopping ({reason})",
                         pytrace=False,
@@ -295,10 +302,10 @@ class WorkerLoop:
                     alone=running.claim.alone,
                     output=self._output,
                 )
-            except KeyboardInterrupt:  # rule 5: it never completes; the others stop too
+            except ABORTS as cause:  # rule 5: it never completes; the others stop too
                 if running.record.teardown_error is not None:
                     self._errors_after_interrupt.append(running.record.teardown_error)
-                self.interrupt()
+                self._abort(cause)
                 return
             self._report_done(running)
         finally:
@@ -356,8 +363,8 @@ class WorkerLoop:
         """Run every submitted test; return when closed and all have finished."""
         self._wakeup = asyncio.Event()
         self._asyncio_loop = asyncio.get_running_loop()
-        if self.interrupted:  # Ctrl-C before the loop ran
-            self.interrupt()
+        if self.aborted is not None:  # Ctrl-C before the loop ran
+            self._abort(self.aborted)
         locks = FixtureLocks()
         router = SetupStateRouter()
         with contextlib.ExitStack() as patches:
@@ -393,7 +400,8 @@ class WorkerLoop:
     async def _teardown_leftovers(self) -> None:
         """Tear down collectors still live (a test re-run by a plugin, an abort)."""
         # After Ctrl-C (the loop cancelled by a second one), tests stop as at the first.
-        cancelled = self._interrupt_running(INTERRUPTED) if self.interrupted else set()
+        aborted = self.aborted is not None
+        cancelled = self._interrupt_running(INTERRUPTED) if aborted else set()
         for task in self._running:
             if task not in cancelled:
                 task.cancel()
