@@ -33,6 +33,8 @@ DEPENDENCIES = {
         "pytest-rerunfailures",
         "pytest-cov",
         "pytest-randomly",
+        "anyio",
+        "trio",
     ],
 }
 

@@ -1,4 +1,4 @@
-"""Issue 4 item 6: plugins people run beside us.
+"""Issue 4 item 6: plugins people run beside us (and anyio's plugin).
 
 Each test is skipped where its plugin is not installed; the newest nox session
 and ``.[dev]`` install them all. pytest-asyncio's ``loop_scope`` arguments are
@@ -112,3 +112,51 @@ def test_randomly_reordering_keeps_groups_on_one_worker(suite: pytest.Pytester) 
             workers[str(event["key"])].add(str(event["worker"]))
         assert all(len(ids) == 1 for ids in workers.values()), (seed, json.dumps(workers))
         assert workers["db"] != workers["queue"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_anyio_tests_run_on_their_backend_and_asyncio_ones_overlap(
+    suite: pytest.Pytester, mode: list[str]
+) -> None:
+    """anyio's plugin runs each ``anyio``-marked test on the backend its
+    ``anyio_backend`` fixture names; the asyncio ones overlap on the worker loop,
+    the trio ones run with anyio's runner, as in a plain run."""
+    pytest.importorskip("anyio")
+    pytest.importorskip("trio")
+    suite.makepyfile(
+        test_backends="""
+        import anyio, pytest, sniffio
+        from recorder import span
+
+        pytestmark = pytest.mark.anyio
+
+        @pytest.fixture(params=["asyncio", "trio"])
+        def anyio_backend(request):
+            return request.param
+
+        @pytest.fixture
+        async def library(anyio_backend):
+            await anyio.sleep(0.01)
+            yield sniffio.current_async_library()
+            await anyio.sleep(0.01)
+
+        @pytest.mark.parametrize("i", range(4))
+        async def test_backend(library, anyio_backend, i):
+            async with span(f"{anyio_backend}-{i}"):
+                await anyio.sleep(0.2)
+                assert sniffio.current_async_library() == anyio_backend
+            assert library == anyio_backend
+        """
+    )
+    result = suite.runpytest_subprocess(DIST, *mode)
+    result.assert_outcomes(passed=8)
+    assert peak_overlap(spans(suite, "asyncio-")) >= 2
+    trio_by_worker: defaultdict[str, list[tuple[float, float]]] = defaultdict(list)
+    for event in events(suite):
+        if str(event["name"]).startswith("trio-"):
+            trio_by_worker[str(event["worker"])].append(
+                (float(event["start"]), float(event["end"]))  # type: ignore[arg-type]
+            )
+    assert sum(map(len, trio_by_worker.values())) == 4
+    for intervals in trio_by_worker.values():  # anyio's runner: one at a time in a worker
+        assert peak_overlap(intervals) == 1

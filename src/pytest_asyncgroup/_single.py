@@ -10,7 +10,14 @@ from ._keys import Declaration
 from ._plan import keyed_groups, plan_run
 from ._settings import Settings
 from ._stopping import FirstStop
-from .executor import Claim, OnDone, WorkerLoop, is_async_test, run_interruptible
+from .executor import (
+    Claim,
+    OnDone,
+    WorkerLoop,
+    is_async_test,
+    on_other_backend,
+    run_interruptible,
+)
 
 
 class ClaimOf:
@@ -40,14 +47,17 @@ class ClaimOf:
         return claim
 
     def _async(self, item: pytest.Item) -> bool:
+        """Whether the test awaits on the worker loop; a test anyio runs on another
+        backend (trio) blocks it, as a sync test does."""
         function = getattr(item, "obj", None)
         try:
             known = self._is_async.get(function)
         except TypeError:  # an unhashable callable: ask each time
-            return is_async_test(item)
-        if known is None:
-            known = self._is_async[function] = is_async_test(item)
-        return known
+            known = is_async_test(item)
+        else:
+            if known is None:
+                known = self._is_async[function] = is_async_test(item)
+        return known and not on_other_backend(_compat.anyio_backend_at_collection(item))
 
 
 def new_worker_loop(

@@ -8,7 +8,7 @@ from ._admission import Admission, Claim
 from ._bridge import await_only, in_bridge
 from ._fixtures import async_fixture_shim
 from ._interrupt import run_interruptible
-from ._item import RECORD, TestRecord, call_async_test, is_async_test
+from ._item import RECORD, TestRecord, call_async_test, is_async_test, on_other_backend
 from ._loop import OnDone, WorkerLoop
 from ._output import in_overlapping_test
 
@@ -25,5 +25,6 @@ __all__ = [
     "in_bridge",
     "in_overlapping_test",
     "is_async_test",
+    "on_other_backend",
     "run_interruptible",
 ]

@@ -24,6 +24,7 @@ from typing import Any
 
 from .. import _compat
 from ._bridge import await_only, in_bridge, worker_loop
+from ._item import on_other_backend
 
 
 def _sync_shim(function: Callable[..., Any], name: str) -> Callable[..., Any] | None:
@@ -77,6 +78,10 @@ def async_fixture_shim(fixturedef: Any, request: Any) -> Callable[..., Any] | No
     a plain function, not a context manager, as it runs at every fixture setup)."""
     if not in_bridge() or not _is_async(fixturedef.func):
         return None
+    if _compat.ANYIO_BACKEND in request.fixturenames and on_other_backend(
+        request.getfixturevalue(_compat.ANYIO_BACKEND)
+    ):
+        return None  # anyio's plugin sets it up on that backend (as it decides: anyio 4.16)
     function = _compat.resolve_fixture_function(fixturedef, request)
     return _sync_shim(function, fixturedef.argname)
 

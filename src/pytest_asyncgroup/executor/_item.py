@@ -80,12 +80,21 @@ def is_async_test(item: pytest.Item) -> bool:
     return function is not None and inspect.iscoroutinefunction(function)
 
 
+def on_other_backend(backend: object) -> bool:
+    """Whether an ``anyio_backend`` value names a backend other than asyncio (trio):
+    anyio's own plugin then runs the test and its async fixtures, with its runner."""
+    name = _compat.anyio_backend_name(backend)
+    return name is not None and name != "asyncio"
+
+
 def call_async_test(pyfuncitem: pytest.Function) -> bool:
     """``pytest_pyfunc_call`` for an ``async def`` test run by the worker loop."""
     __tracebackhide__ = True
     if not in_bridge() or not is_async_test(pyfuncitem):
         return False
     funcargs = pyfuncitem.funcargs
+    if on_other_backend(funcargs.get(_compat.ANYIO_BACKEND)):
+        return False
     arguments = {name: funcargs[name] for name in _compat.test_argnames(pyfuncitem)}
     await_only(pyfuncitem.obj(**arguments))
     return True
