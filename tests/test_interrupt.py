@@ -27,8 +27,9 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 HANG_GUARD = 60  # seconds, for the whole run after the signal
 
-SUITE = """
-import asyncio, os, time
+# The inner suites' fixtures: each leaves a marker file as it sets up or tears down.
+MARKING = """
+import asyncio, os
 from pathlib import Path
 
 import pytest
@@ -36,22 +37,29 @@ import pytest
 MARKS = Path(__file__).parent / "marks"
 
 
-def mark(name):
-    (MARKS / name).touch()
+@pytest.fixture(scope="session")
+def mark():
+    return lambda name: (MARKS / name).touch()
 
 
 @pytest.fixture(scope="session")
-def service():
+def service(mark):
     mark(f"service-up-{os.getpid()}")
     yield
     mark(f"service-down-{os.getpid()}")
 
 
 @pytest.fixture
-async def connection(request):
+async def connection(request, mark):
     yield
     await asyncio.sleep(0)
     mark(f"closed-{request.node.name}")
+"""
+
+SUITE = """
+import asyncio
+
+import pytest
 
 
 def test_first():
@@ -59,37 +67,33 @@ def test_first():
 
 
 @pytest.mark.parametrize("i", range(6))
-async def test_waits(service, connection, i):
+async def test_waits(service, connection, mark, i):
     mark(f"started-{i}")
     await asyncio.sleep(3600)
 """
 
 SYNC_SUITE = """
-import os, time
-from pathlib import Path
+import time
 
 import pytest
 
-MARKS = Path(__file__).parent / "marks"
-
-
-@pytest.fixture(scope="session")
-def service():
-    (MARKS / f"service-up-{os.getpid()}").touch()
-    yield
-    (MARKS / f"service-down-{os.getpid()}").touch()
-
 
 @pytest.fixture
-def connection(request):
+def connection(request, mark):
     yield
-    (MARKS / f"closed-{request.node.name}").touch()
+    mark(f"closed-{request.node.name}")
 
 
-def test_blocks(service, connection):
-    (MARKS / "started-blocking").touch()
+def test_blocks(service, connection, mark):
+    mark("started-blocking")
     time.sleep(3600)
 """
+
+
+def write_suite(pytester: pytest.Pytester, module: str, conftest: str = "") -> None:
+    write_ini(pytester, "asyncio_mode = auto")
+    pytester.makeconftest(MARKING + conftest)
+    pytester.makepyfile(test_interrupt=module)
 
 
 def interrupted_run(
@@ -136,8 +140,7 @@ def assert_interrupted_like_plain_pytest(status: int, output: str) -> None:
 def test_ctrl_c_stops_tests_in_flight_and_tears_everything_down(
     pytester: pytest.Pytester, args: list[str]
 ) -> None:
-    write_ini(pytester, "asyncio_mode = auto")
-    pytester.makepyfile(test_interrupt=SUITE)
+    write_suite(pytester, SUITE)
     status, output, marks = interrupted_run(pytester, 6, "--dist=asyncgroup", *args)
     assert_interrupted_like_plain_pytest(status, output)
     assert "1 passed" in output.strip().splitlines()[-1], output  # what finished is kept
@@ -151,8 +154,7 @@ def test_ctrl_c_stops_tests_in_flight_and_tears_everything_down(
 def test_an_interrupted_test_leaves_no_partial_duration_for_the_next_plan(
     pytester: pytest.Pytester,
 ) -> None:
-    write_ini(pytester, "asyncio_mode = auto")
-    pytester.makepyfile(test_interrupt=SUITE)
+    write_suite(pytester, SUITE)
     status, output, _ = interrupted_run(pytester, 6, "--dist=asyncgroup")
     assert status == pytest.ExitCode.INTERRUPTED, output
     cache = pytester.path / ".pytest_cache" / "v" / "asyncgroup" / "durations"
@@ -160,8 +162,7 @@ def test_an_interrupted_test_leaves_no_partial_duration_for_the_next_plan(
 
 
 def test_ctrl_c_interrupts_a_sync_test_where_it_is(pytester: pytest.Pytester) -> None:
-    write_ini(pytester)
-    pytester.makepyfile(test_interrupt=SYNC_SUITE)
+    write_suite(pytester, SYNC_SUITE)
     status, output, marks = interrupted_run(pytester, 1, "--dist=asyncgroup")
     assert_interrupted_like_plain_pytest(status, output)
     assert "no tests ran" in output, output
@@ -171,7 +172,6 @@ def test_ctrl_c_interrupts_a_sync_test_where_it_is(pytester: pytest.Pytester) ->
 
 # Where each report is made (in the worker), whether or not the controller shows it.
 WORKER_REPORTS = """
-from pathlib import Path
 
 def pytest_runtest_logreport(report):
     with (Path(__file__).parent / "reports.txt").open("a") as fh:
@@ -180,9 +180,7 @@ def pytest_runtest_logreport(report):
 
 
 def test_ctrl_c_under_xdist_tears_down_on_every_worker(pytester: pytest.Pytester) -> None:
-    write_ini(pytester, "asyncio_mode = auto")
-    pytester.makepyfile(test_interrupt=SUITE)
-    pytester.makeconftest(WORKER_REPORTS)
+    write_suite(pytester, SUITE, WORKER_REPORTS)
     status, output, marks = interrupted_run(pytester, 6, "-n", "2", "--dist=asyncgroup")
     assert_interrupted_like_plain_pytest(status, output)
     made = (pytester.path / "reports.txt").read_text().splitlines()
@@ -198,7 +196,6 @@ def test_ctrl_c_under_xdist_tears_down_on_every_worker(pytester: pytest.Pytester
 
 FAILING_TEARDOWN = """
 import asyncio
-from pathlib import Path
 
 import pytest
 
@@ -210,8 +207,8 @@ async def connection(request):
 
 
 @pytest.mark.parametrize("i", range(2))
-async def test_waits(connection, i):
-    (Path(__file__).parent / "marks" / f"started-{i}").touch()
+async def test_waits(connection, mark, i):
+    mark(f"started-{i}")
     await asyncio.sleep(3600)
 """
 
@@ -219,8 +216,7 @@ async def test_waits(connection, i):
 def test_errors_tearing_down_after_ctrl_c_are_all_kept_for_full_trace(
     pytester: pytest.Pytester,
 ) -> None:
-    write_ini(pytester, "asyncio_mode = auto")
-    pytester.makepyfile(test_interrupt=FAILING_TEARDOWN)
+    write_suite(pytester, FAILING_TEARDOWN)
     status, output, _ = interrupted_run(pytester, 2, "--dist=asyncgroup", "--full-trace")
     assert status == pytest.ExitCode.INTERRUPTED, output
     assert "errors tearing down fixtures after the run (2 sub-exceptions)" in output, output
@@ -229,32 +225,18 @@ def test_errors_tearing_down_after_ctrl_c_are_all_kept_for_full_trace(
 
 
 EXIT_SUITE = """
-import asyncio, os
+import asyncio
 from pathlib import Path
 
 import pytest
 
-MARKS = Path(__file__).parent / "marks"
-
-
-@pytest.fixture(scope="session")
-def service():
-    (MARKS / f"service-up-{os.getpid()}").touch()
-    yield
-    (MARKS / f"service-down-{os.getpid()}").touch()
-
-
-@pytest.fixture
-async def connection(request):
-    yield
-    (MARKS / f"closed-{request.node.name}").touch()
-
 
 @pytest.mark.parametrize("i", range(4))
-async def test_waits(service, connection, i):
-    (MARKS / f"started-{i}").touch()
+async def test_waits(service, connection, mark, i):
+    mark(f"started-{i}")
     if i == 2:
-        while len(list(MARKS.glob("started-*"))) < 4:  # the others are in flight
+        marks = Path(__file__).parent / "marks"
+        while len(list(marks.glob("started-*"))) < 4:  # the others are in flight
             await asyncio.sleep(0.01)
         pytest.exit("the service is gone", returncode=3)
     await asyncio.sleep(3600)
@@ -262,8 +244,7 @@ async def test_waits(service, connection, i):
 
 
 def exit_run(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, list[str]]:
-    write_ini(pytester, "asyncio_mode = auto")
-    pytester.makepyfile(test_exit=EXIT_SUITE)
+    write_suite(pytester, EXIT_SUITE)
     (pytester.path / "marks").mkdir()
     result = pytester.runpytest_subprocess("--dist=asyncgroup", *args, timeout=HANG_GUARD)
     return result, sorted(path.name for path in (pytester.path / "marks").iterdir())
