@@ -119,7 +119,7 @@ class WorkerLoop:
         self._running_batch = -1
         self.aborted: BaseException | None = None
         """What stopped the run as in plain pytest (rule 5), for the driver to raise."""
-        self._errors_after_interrupt: list[BaseException] = []
+        self._errors_after_abort: list[BaseException] = []
         self._asyncio_loop: asyncio.AbstractEventLoop | None = None
 
     def submit(self, items: Iterable[pytest.Item]) -> None:
@@ -304,7 +304,7 @@ class WorkerLoop:
                 )
             except ABORTS as cause:  # rule 5: it never completes; the others stop too
                 if running.record.teardown_error is not None:
-                    self._errors_after_interrupt.append(running.record.teardown_error)
+                    self._errors_after_abort.append(running.record.teardown_error)
                 self._abort(cause)
                 return
             self._report_done(running)
@@ -407,7 +407,7 @@ class WorkerLoop:
                 task.cancel()
         with contextlib.suppress(BaseException):
             await asyncio.gather(*self._running, return_exceptions=True)
-        errors = self._errors_after_interrupt
+        errors = self._errors_after_abort
         if self._tree.entries:
             errors += await run_in_greenlet(self._tree.teardown_all)
         if errors:
