@@ -278,3 +278,29 @@ def test_pytest_exit_on_a_worker_stops_every_worker(pytester: pytest.Pytester) -
     downs = {m.removeprefix("service-down-") for m in marks if m.startswith("service-down-")}
     assert len(ups) == 2, marks
     assert downs == ups, marks
+
+
+def test_a_sigint_handler_a_test_installs_is_kept_as_in_plain_pytest(
+    pytester: pytest.Pytester,
+) -> None:
+    """The engine's own handler is in place only while tests run; a handler a
+    test installs meanwhile stays after the run."""
+    write_ini(pytester)
+    pytester.makepyfile(
+        """
+        import signal
+
+        def test_installs_its_own_handler():
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+        def test_sees_it():
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        """
+    )
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        result = pytester.runpytest_inprocess("--dist=asyncgroup")
+        result.assert_outcomes(passed=2)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)

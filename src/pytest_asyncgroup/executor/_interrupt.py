@@ -58,5 +58,6 @@ def _sigint_interrupts(loop: WorkerLoop) -> Iterator[None]:
     signal.signal(signal.SIGINT, on_sigint)
     try:
         yield
-    finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+    finally:  # unless a test installed a handler of its own meanwhile
+        if signal.getsignal(signal.SIGINT) is on_sigint:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
