@@ -144,6 +144,7 @@ def test_ctrl_c_stops_tests_in_flight_and_tears_everything_down(
     status, output, marks = interrupted_run(pytester, 6, "--dist=asyncgroup", *args)
     assert_interrupted_like_plain_pytest(status, output)
     assert "1 passed" in output.strip().splitlines()[-1], output  # what finished is kept
+    assert "6 tests cut short (Ctrl-C, pytest.exit(), a crash): counted" in output, output
     # Each interrupted test's own fixture, then the session's, were torn down.
     assert [m for m in marks if m.startswith("closed-")] == [
         f"closed-test_waits[{i}]" for i in range(6)

@@ -18,7 +18,7 @@ import pytest
 from . import _compat
 from ._gcpause import collector_paused
 from ._protocol import REPORT_ATTRIBUTE
-from ._runstats import Phase, TestSpan, run_stats, summary_lines, trace_events
+from ._runstats import Phase, TestSpan, count, run_stats, summary_lines, trace_events
 
 
 class RunObserver:
@@ -131,6 +131,12 @@ class RunObserver:
         terminalreporter.write_sep("=", "asyncgroup summary")
         for line in summary_lines(stats, self._block_threshold):
             terminalreporter.write_line(line)
+        cut_short = len(self._tests) - len(self._finished)
+        if cut_short:
+            terminalreporter.write_line(
+                f"{count(cut_short, 'test')} cut short (Ctrl-C, pytest.exit(), a crash): "
+                "counted above by the phases they finished"
+            )
         if self._written is not None:
             terminalreporter.write_line(
                 f"timeline: {self._written} (open in https://ui.perfetto.dev or chrome://tracing)"
