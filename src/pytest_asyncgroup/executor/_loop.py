@@ -51,7 +51,8 @@ from ._item import ABORTS, TestRecord, run_test
 from ._output import OutputRouting
 from ._setupstate import CollectorTree, SetupStateRouter
 
-INTERRUPTED = "KeyboardInterrupt"
+ABORTED = "aborted"
+"""The stop reason of an abort (rule 5); tests in flight get ``KeyboardInterrupt``."""
 OnDone = Callable[["pytest.Item", TestRecord], None]
 TimeoutOf = Callable[["pytest.Item", bool], "float | None"]
 """Seconds after which a test (running alone or not) is cancelled; None: never."""
@@ -164,7 +165,7 @@ class WorkerLoop:
     def _abort(self, cause: BaseException) -> None:
         if self.aborted is None:
             self.aborted = cause
-        self.stop(INTERRUPTED if isinstance(cause, KeyboardInterrupt) else str(cause))
+        self.stop(ABORTED)
 
     def interrupt_soon(self) -> None:
         """Ctrl-C, from a signal handler (wherever the main thread was): the loop
@@ -401,7 +402,7 @@ class WorkerLoop:
         """Tear down collectors still live (a test re-run by a plugin, an abort)."""
         # After Ctrl-C (the loop cancelled by a second one), tests stop as at the first.
         aborted = self.aborted is not None
-        cancelled = self._interrupt_running(INTERRUPTED) if aborted else set()
+        cancelled = self._interrupt_running(ABORTED) if aborted else set()
         for task in self._running:
             if task not in cancelled:
                 task.cancel()
