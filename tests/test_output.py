@@ -8,6 +8,8 @@ phase that wrote them.
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from .conftest import peak_overlap, spans
@@ -64,6 +66,11 @@ def test_each_test_gets_its_own_output_and_logs_in_the_right_phase(
     suite.makepyfile(test_tagged=TAGGED)
     reports = suite.inline_run(DIST, *mode).getreports("pytest_runtest_logreport")
     assert peak_overlap(spans(suite)) >= 6
+    _assert_each_test_has_only_its_own_output(reports)
+
+
+def _assert_each_test_has_only_its_own_output(reports: list[pytest.TestReport]) -> None:
+    """Every ``TAGGED`` test's sections hold exactly what it wrote, phase by phase."""
     sections = _sections(reports)
     assert len(sections) == 12
     for name, own in sections.items():
@@ -203,3 +210,110 @@ def test_live_logs_are_shown_for_overlapping_tests(suite: pytest.Pytester) -> No
     result.assert_outcomes(passed=3)
     for i in range(3):
         result.stdout.fnmatch_lines([f"WARNING  app:test_cli.py:* live {i}"])
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_setup_show_keeps_each_test_s_output_its_own(
+    suite: pytest.Pytester, mode: list[str]
+) -> None:
+    """``--setup-show`` switches pytest's process-wide capture around each fixture
+    line; overlapping tests must keep their own output all the same."""
+    suite.makepyfile(test_tagged=TAGGED)
+    reports = suite.inline_run(DIST, "--setup-show", *mode).getreports("pytest_runtest_logreport")
+    assert peak_overlap(spans(suite)) >= 6
+    _assert_each_test_has_only_its_own_output(reports)
+
+
+def test_setup_show_shows_every_overlapping_test(suite: pytest.Pytester) -> None:
+    suite.makepyfile(test_tagged=TAGGED)
+    result = suite.runpytest_subprocess(DIST, "--setup-show", "-p", "no:asyncio")
+    result.assert_outcomes(passed=9, failed=3)
+    assert peak_overlap(spans(suite)) >= 6
+    text = result.stdout.str()
+    for i in range(12):
+        assert f"test_tagged.py::test_tagged[{i}] (fixtures used: i, request, tagged)" in text
+    assert text.count("SETUP    F tagged") == text.count("TEARDOWN F tagged") == 12
+    assert "test_tagged[1] out" not in text  # a passing test's output stays captured
+
+
+DEBUGGED = """
+import asyncio
+import pytest
+from recorder import span
+
+@pytest.mark.parametrize("i", range(3))
+async def test_debugged(i):
+    async with span(f"t{i}"):
+        print(f"before {i}")
+        await asyncio.sleep(0.1)
+        if i == 1:
+            here = f"inside test {i}"
+            breakpoint()
+        print(f"after {i}")
+    assert i != 2
+"""
+
+
+def test_a_debugger_in_an_overlapping_test_has_the_terminal(suite: pytest.Pytester) -> None:
+    """``breakpoint()`` and ``--pdb`` in a test that overlaps others: the debugger
+    reads stdin and writes to the terminal, as in plain pytest, and the other
+    tests' output stays in their own reports."""
+    suite.makepyfile(test_debugged=DEBUGGED)
+    result = suite.run(
+        sys.executable,
+        "-m",
+        "pytest",
+        DIST,
+        "-p",
+        "no:asyncio",
+        "-p",
+        "no:cacheprovider",
+        stdin=b"p here\nc\n",
+        timeout=60,
+    )
+    assert result.ret == 1
+    assert peak_overlap(spans(suite)) == 3
+    result.stdout.fnmatch_lines(
+        [
+            "*PDB set_trace (IO-capturing turned off)*",
+            "(Pdb) 'inside test 1'",
+            "*PDB continue (IO-capturing resumed)*",
+            "*- Captured stdout call -*",
+            "before 2",
+            "after 2",
+            "*1 failed, 2 passed*",
+        ]
+    )
+    for line in ("before 0", "after 0", "before 1", "after 1"):
+        assert line not in result.stdout.str()
+
+    # --pdb: a post-mortem prompt for the failure, then the run goes on.
+    result = suite.run(
+        sys.executable,
+        "-m",
+        "pytest",
+        DIST,
+        "-p",
+        "no:asyncio",
+        "-p",
+        "no:cacheprovider",
+        "--pdb",
+        "-k",
+        "not 1",
+        stdin=b"p i\nc\n",
+        timeout=60,
+    )
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(
+        [
+            "*captured stdout*",
+            "before 2",
+            "after 2",
+            "*PDB post_mortem (IO-capturing turned off)*",
+            "(Pdb) 2",
+            "*PDB continue (IO-capturing resumed)*",
+            "*1 failed, 1 passed*",
+        ]
+    )
+    for line in ("before 0", "after 0"):
+        assert line not in result.stdout.str()

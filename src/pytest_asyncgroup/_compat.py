@@ -470,6 +470,13 @@ def anyio_backend_at_collection(item: pytest.Item) -> str | None:
 # pytest 9 and a plain generator (used with ``yield from``) in pytest 8.3.
 # ``_pytest.capture.CaptureIO``/``TeeCaptureIO`` are the in-memory streams of
 # ``--capture=sys``/``tee-sys``.
+# ``CaptureManager.suspend_global_capture``/``resume_global_capture`` are called
+# outside ``item_capture`` too, unconditionally: by ``--setup-show`` around each
+# fixture line (``setuponly._show_fixture_action``), by ``--pdb``
+# (``debugging``, also through ``capman.suspend()``/``resume()``) and by doctest.
+# Resuming starts the process-wide capture (``sys.stdout`` swapped, fd 1
+# redirected); even suspending puts ``sys.stdout`` back under ``--capture=sys``.
+# Both are looked up on the instance, so an instance attribute replaces them.
 # Checked: pytest 8.3.5 and 9.2.0 (same names otherwise).
 
 

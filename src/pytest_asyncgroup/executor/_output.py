@@ -14,7 +14,11 @@ get what its neighbours wrote. So while the worker loop serves:
 - pytest's ``item_capture`` and ``_runtest_for`` (see ``_compat``) are shadowed
   by versions that give each test its own streams and handlers, and add the
   same report sections pytest adds ("Captured stdout call", "Captured log
-  setup", ...) from them.
+  setup", ...) from them;
+- pytest's process-wide capture of stdout and stderr stays off: when an
+  overlapping test switches it (``--setup-show`` does around each fixture line,
+  a debugger around its session), only stdin follows, and the routers stay in
+  place, except while a debugger has the terminal.
 
 A test that runs alone in its worker (sync, ``serial``, a capture fixture) does
 not get a :class:`TestOutput`: pytest's own process-wide capture, fd level
@@ -148,6 +152,37 @@ def _stream_capture(
     return item_capture
 
 
+def _capture_switches(capman: Any, routers: _StreamRouters) -> dict[str, Callable[..., None]]:
+    """``CaptureManager``'s switches of the process-wide capture, for overlapping tests.
+
+    Called from a test that runs alone, they are pytest's. Called from an
+    overlapping test, they leave stdout and stderr to the routers: suspending
+    with ``in_=True`` (a debugger taking the terminal) hands the real streams
+    back until the next resume; resuming only captures stdin again.
+    """
+    suspend = capman.suspend_global_capture
+    resume = capman.resume_global_capture
+
+    def suspend_global_capture(in_: bool = False) -> None:
+        suspend(in_)
+        if _CURRENT.get() is not None:
+            if in_:
+                routers.uninstall()
+            else:
+                routers.install()
+
+    def resume_global_capture() -> None:
+        resume()
+        if _CURRENT.get() is not None:
+            suspend(False)
+            routers.install()
+
+    return {
+        "suspend_global_capture": suspend_global_capture,
+        "resume_global_capture": resume_global_capture,
+    }
+
+
 def _log_capture(plugin: Any) -> _compat.MakeLogPhase:
     """``LoggingPlugin._runtest_for`` for overlapping tests."""
 
@@ -198,6 +233,8 @@ class OutputRouting:
                 stack.callback(routers.uninstall)
                 capture = _stream_capture(capman.item_capture, routers, tee=method == "tee-sys")
                 stack.enter_context(_compat.method_replaced(capman, "item_capture", capture))
+                for name, switch in _capture_switches(capman, routers).items():
+                    stack.enter_context(_compat.method_replaced(capman, name, switch))
             plugin = _compat.logging_plugin(config)
             if plugin is not None:
                 stack.enter_context(_attached(_LogRouter(), plugin.log_level))
