@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from pytest_asyncgroup._settings import (
     SettingError,
     build_settings,
     parse_limits,
+    parse_output_path,
 )
 
 
@@ -51,6 +53,26 @@ def test_limits_parse_and_reject_bad_entries() -> None:
     for bad in (["api"], ["=3"], ["api=-1"], ["api=1.5"], ["a=1", "a=2"]):
         with pytest.raises(SettingError, match="asyncgroup_limits"):
             parse_limits(bad)
+
+
+def test_output_paths_are_checked_before_the_run(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("")
+    (tmp_path / "adir").mkdir()
+    option = "--asyncgroup-timeline"
+    assert parse_output_path("t.json", tmp_path, option) == tmp_path / "t.json"
+    assert parse_output_path("new/dirs/t.json", tmp_path, option) == tmp_path / "new/dirs/t.json"
+    assert parse_output_path(str(tmp_path / "t.json"), Path("/elsewhere"), option) == (
+        tmp_path / "t.json"
+    )
+    for bad, problem in [
+        ("adir", "'adir' is a directory"),
+        ("afile/t.json", f"'afile/t.json': '{tmp_path / 'afile'}' is not a directory"),
+        ("afile/more/t.json", f"'{tmp_path / 'afile'}' is not a directory"),
+        ("  ", "the path is empty"),
+    ]:
+        with pytest.raises(SettingError, match=f"^{option}: ") as raised:
+            parse_output_path(bad, tmp_path, option)
+        assert problem in str(raised.value)
 
 
 def test_the_option_wins_over_the_ini_and_the_default_is_documented() -> None:

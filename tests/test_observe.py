@@ -104,6 +104,50 @@ def _check_trace_format(trace: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_a_timeline_path_that_cannot_be_written_stops_the_run_at_the_start(
+    suite: pytest.Pytester, mode: list[str]
+) -> None:
+    suite.makepyfile(
+        test_ran="""
+        from pathlib import Path
+
+        async def test_leaves_a_mark():
+            (Path(__file__).parent / "RAN").write_text("")
+        """
+    )
+    (suite.path / "afile").write_text("")
+    result = suite.runpytest(DIST, *mode, "--asyncgroup-timeline=afile/trace.json")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: pytest-asyncgroup: --asyncgroup-timeline: 'afile/trace.json': "
+            "*afile' is not a directory"
+        ]
+    )
+    assert not (suite.path / "RAN").exists()
+
+    # Missing directories are made, as for --junitxml.
+    result = suite.runpytest(DIST, *mode, "--asyncgroup-timeline=out/run/trace.json")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["timeline: out/run/trace.json (open in *perfetto*)"])
+    assert json.loads((suite.path / "out/run/trace.json").read_text())["traceEvents"]
+
+    # A path that goes bad during the run costs the timeline, not the results.
+    suite.makepyfile(
+        test_ran="""
+        from pathlib import Path
+
+        async def test_puts_a_file_in_the_way():
+            (Path(__file__).parent / "late").write_text("")
+        """
+    )
+    result = suite.runpytest(DIST, *mode, "--asyncgroup-timeline=late/trace.json")
+    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["timeline: not written: *late*"])
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_timeline_shows_overlap_and_exclusive_holders_in_turn(
     suite: pytest.Pytester, mode: list[str]
 ) -> None:

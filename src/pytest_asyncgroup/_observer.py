@@ -36,8 +36,9 @@ class RunObserver:
         *,
         groups: Callable[[], int],
         block_threshold: float,
-        timeline: str | None,
+        timeline: tuple[str, Path] | None,
     ) -> None:
+        """``timeline``: the path as the user gave it (to show), and where to write."""
         self._groups = groups
         self._block_threshold = block_threshold
         self._timeline = timeline
@@ -46,7 +47,8 @@ class RunObserver:
         self._phases: list[tuple[str, str, float, float, str]] | None = [] if timeline else None
         self._records: list[tuple[str, Any]] = []
         self._spans: list[TestSpan] | None = None
-        self._written: Path | None = None
+        self._written: str | None = None
+        self._not_written: OSError | None = None
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when not in ("setup", "call", "teardown") or not report.start:
@@ -113,11 +115,16 @@ class RunObserver:
 
     def pytest_sessionfinish(self) -> None:
         if self._timeline and self._tests:
-            path = Path(self._timeline)
+            shown, path = self._timeline
             with collector_paused():
                 events = trace_events(self.spans())
-            path.write_text(json.dumps({"traceEvents": events, "displayTimeUnit": "ms"}))
-            self._written = path
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(json.dumps({"traceEvents": events, "displayTimeUnit": "ms"}))
+            except OSError as error:  # checked at the start; the disk can still fail
+                self._not_written = error
+            else:
+                self._written = shown
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not self._tests:
@@ -140,4 +147,8 @@ class RunObserver:
         if self._written is not None:
             terminalreporter.write_line(
                 f"timeline: {self._written} (open in https://ui.perfetto.dev or chrome://tracing)"
+            )
+        if self._not_written is not None:
+            terminalreporter.write_line(
+                f"timeline: not written: {self._not_written}", red=True, bold=True
             )

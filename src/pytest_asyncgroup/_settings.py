@@ -6,8 +6,10 @@ every error names the ini setting or command-line option it came from.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 DEFAULT_CONCURRENCY = 64
 DEFAULT_BLOCK_THRESHOLD = 0.1  # seconds; asyncio's debug mode warns from 0.1 s too
@@ -79,6 +81,26 @@ def parse_seconds(value: object, setting: str) -> float:
     if not number >= 0:
         raise SettingError(f"{setting}: {text!r} is not a number of seconds >= 0")
     return number
+
+
+def parse_output_path(value: str, cwd: Path, setting: str) -> Path:
+    """Where an output file goes: absolute (relative paths from ``cwd``), and
+    writable as far as can be told before the run, so a bad path stops the run
+    at the start rather than after it. Missing directories are made on writing."""
+    text = value.strip()
+    if not text:
+        raise SettingError(f"{setting}: the path is empty")
+    path = cwd / Path(text).expanduser()
+    if path.is_dir():
+        raise SettingError(f"{setting}: {text!r} is a directory")
+    existing = path.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise SettingError(f"{setting}: {text!r}: {str(existing)!r} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise SettingError(f"{setting}: {text!r}: no permission to write in {str(existing)!r}")
+    return path
 
 
 def parse_timeout(sources: Iterable[tuple[object, str]]) -> float:

@@ -15,10 +15,12 @@ from ._settings import (
     SettingError,
     Settings,
     build_settings,
+    parse_output_path,
 )
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
 # Each role's modules (the engine, the scheduler, the summary) are imported in
 # pytest_configure, once the role is known: a pytest run that merely has the
@@ -143,13 +145,23 @@ def _observe(config: pytest.Config, settings: Settings, groups: Callable[[], int
     from ._history import DurationsRecorder
     from ._observer import RunObserver
 
+    timeline = config.getoption("asyncgroup_timeline")
     observer = RunObserver(
         groups=groups,
         block_threshold=settings.block_threshold,
-        timeline=config.getoption("asyncgroup_timeline"),
+        timeline=None if timeline is None else (timeline, _timeline_path(config, timeline)),
     )
     config.pluginmanager.register(observer, "asyncgroup-observer")
     config.pluginmanager.register(DurationsRecorder(observer.durations), "asyncgroup-durations")
+
+
+def _timeline_path(config: pytest.Config, value: str) -> Path:
+    """Checked where the timeline is written (not on workers: a remote one has
+    other paths); relative to where pytest was started, as ``--junitxml``."""
+    try:
+        return parse_output_path(value, config.invocation_params.dir, "--asyncgroup-timeline")
+    except SettingError as exc:
+        raise pytest.UsageError(f"pytest-asyncgroup: {exc}") from None
 
 
 def _settings(config: pytest.Config) -> Settings:
