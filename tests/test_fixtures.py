@@ -71,6 +71,50 @@ def test_dynamic_getfixturevalue_is_per_test(suite: pytest.Pytester) -> None:
     suite.runpytest(DIST).assert_outcomes(passed=11)
 
 
+def test_getfixturevalue_of_an_async_fixture_from_async_code_fails_clearly(
+    suite: pytest.Pytester,
+) -> None:
+    """From a coroutine it would block the loop the fixture needs (pytest-asyncio
+    cannot either); from sync code, or once set up, it works."""
+    suite.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        async def conn():
+            await asyncio.sleep(0.01)
+            yield "conn"
+
+        @pytest.fixture
+        def by_name(request):
+            return request.getfixturevalue("conn")
+
+        async def test_from_the_body(request):
+            await asyncio.sleep(0.01)
+            request.getfixturevalue("conn")
+
+        async def test_through_a_sync_fixture(by_name):
+            assert by_name == "conn"
+
+        async def test_already_set_up(request, conn):
+            assert request.getfixturevalue("conn") == conn
+
+        def test_from_a_sync_test(request):
+            assert request.getfixturevalue("conn") == "conn"
+        """
+    )
+    result = suite.runpytest(DIST)
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_from_the_body _*",
+            "pytest-asyncgroup: the async fixture 'conn' was requested with "
+            "request.getfixturevalue() from async code (an async test or fixture)*",
+        ]
+    )
+
+
 def test_async_fixture_setups_and_teardowns_overlap(suite: pytest.Pytester) -> None:
     suite.makepyfile(
         """

@@ -22,6 +22,8 @@ import weakref
 from collections.abc import Callable, Generator
 from typing import Any
 
+import pytest
+
 from .. import _compat
 from ._bridge import await_only, in_bridge, worker_loop
 from ._item import on_other_backend
@@ -76,7 +78,11 @@ def async_fixture_shim(fixturedef: Any, request: Any) -> Callable[..., Any] | No
     """The sync stand-in for ``fixturedef``'s function while pytest sets it up, if
     it is async and the test runs on the worker loop; None otherwise (most calls:
     a plain function, not a context manager, as it runs at every fixture setup)."""
-    if not in_bridge() or not _is_async(fixturedef.func):
+    if not in_bridge():
+        if _is_async(fixturedef.func) and _on_the_loop():
+            return _refusal(fixturedef.argname)
+        return None
+    if not _is_async(fixturedef.func):
         return None
     if _compat.ANYIO_BACKEND in request.fixturenames and on_other_backend(
         request.getfixturevalue(_compat.ANYIO_BACKEND)
@@ -84,6 +90,34 @@ def async_fixture_shim(fixturedef: Any, request: Any) -> Callable[..., Any] | No
         return None  # anyio's plugin sets it up on that backend (as it decides: anyio 4.16)
     function = _compat.resolve_fixture_function(fixturedef, request)
     return _sync_shim(function, fixturedef.argname)
+
+
+def _on_the_loop() -> bool:
+    """Whether the caller is a coroutine on the running loop (a test's sync code,
+    in its greenlet, runs with no loop running)."""
+    return asyncio.events._get_running_loop() is not None
+
+
+def _refusal(name: str) -> Callable[..., Any]:
+    """What sets up an async fixture requested from a coroutine: a clear failure.
+
+    ``request.getfixturevalue`` is synchronous; called in an async test's body
+    (or an async fixture's), it would have to block the loop that the fixture
+    needs. pytest-asyncio cannot do it either.
+    """
+
+    def refuse(**kwargs: Any) -> Any:
+        __tracebackhide__ = True
+        pytest.fail(
+            f"pytest-asyncgroup: the async fixture {name!r} was requested with "
+            "request.getfixturevalue() from async code (an async test or fixture), "
+            "where it cannot be waited for without blocking the event loop. "
+            "Request it as an argument instead, or call getfixturevalue() from a "
+            "sync fixture.",
+            pytrace=False,
+        )
+
+    return refuse
 
 
 class FirstRunLock:
