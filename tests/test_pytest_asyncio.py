@@ -172,3 +172,62 @@ def test_a_loop_factories_hook_is_refused_at_collection(suite: pytest.Pytester) 
     result.stderr.fnmatch_lines(
         ["*test_wants_its_loop* and 1 more: a pytest_asyncio_loop_factories hook asks*"]
     )
+
+
+POLICY = """
+import asyncio
+import pytest
+
+class MarkedLoop(asyncio.SelectorEventLoop):
+    pass
+
+class MarkedPolicy(asyncio.DefaultEventLoopPolicy):
+    def new_event_loop(self):
+        return MarkedLoop()
+"""
+
+
+@pytest.mark.parametrize("mode", [[], ["-n", "2"]], ids=["one-process", "n2"])
+def test_an_event_loop_policy_fixture_is_refused_and_a_policy_set_at_import_is_used(
+    suite: pytest.Pytester, mode: list[str]
+) -> None:
+    """pytest-asyncio would run the async tests on loops of the fixture's policy
+    (once per parameter, when parametrized); our one loop cannot honour it."""
+    suite.makepyfile(
+        test_policy="""
+        import asyncio
+        import pytest
+
+        @pytest.mark.asyncio
+        async def test_on_the_marked_loop():
+            assert type(asyncio.get_running_loop()).__name__ == "MarkedLoop"
+
+        @pytest.mark.asyncio
+        async def test_too():
+            pass
+
+        def test_sync():
+            pass
+        """
+    )
+    suite.makeconftest(
+        POLICY
+        + """
+@pytest.fixture(scope="session", params=["marked", "default"])
+def event_loop_policy(request):
+    return MarkedPolicy() if request.param == "marked" else asyncio.DefaultEventLoopPolicy()
+"""
+    )
+    result = suite.runpytest(DIST, *mode)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "*test_on_the_marked_loop[[]marked[]] and 3 more: the event_loop_policy fixture "
+            "in conftest.py asks for loops of its own policy*"
+        ]
+    )
+    assert "test_sync" not in result.stderr.str()
+
+    # What the message advises: the policy in force when the run starts.
+    suite.makeconftest(POLICY + "\nasyncio.set_event_loop_policy(MarkedPolicy())\n")
+    suite.runpytest(DIST, *mode).assert_outcomes(passed=3)

@@ -403,6 +403,33 @@ def asks_for_own_loops(item: pytest.Item) -> bool:
     return function is not None and inspect.iscoroutinefunction(function)
 
 
+# pytest-asyncio's ``event_loop_policy`` fixture (in ``pytest_asyncio.plugin``)
+# gives the policy its runners make loops with; a suite may override it (for
+# uvloop, or parametrized to run each test under several policies). It is in
+# every test's closure while pytest-asyncio is active. pytest-asyncio itself
+# tells an override by the fixture function's module.
+# Checked: pytest-asyncio 1.5.0 (pytest 8.3.5 and 9.2.0: ``_fixtureinfo``).
+
+_PYTEST_ASYNCIO_PLUGIN = "pytest_asyncio.plugin"
+
+
+def loop_policy_override(item: pytest.Item) -> str | None:
+    """Where the ``event_loop_policy`` fixture that async test ``item`` would get
+    is defined, if that is not pytest-asyncio's own (None for a sync test)."""
+    if not inspect.iscoroutinefunction(getattr(item, "obj", None)):
+        return None
+    info = getattr(item, "_fixtureinfo", None)
+    fixturedefs = info.name2fixturedefs.get("event_loop_policy") if info is not None else None
+    if not fixturedefs:
+        return None
+    function = fixturedefs[-1].func
+    module = getattr(function, "__module__", None)
+    if module == _PYTEST_ASYNCIO_PLUGIN:
+        return None
+    path = getattr(getattr(function, "__code__", None), "co_filename", None)
+    return os.path.relpath(path, item.config.rootpath) if path else str(module)
+
+
 @functools.cache
 def _is_pytest_asyncio_item(item_type: type) -> bool:
     return any(

@@ -61,13 +61,37 @@ def declare_all(items: list[pytest.Item]) -> list[str]:
         else []
     )
     if own_loops:
-        more = f" and {len(own_loops) - 1} more" if len(own_loops) > 1 else ""
         problems.append(
-            f"{own_loops[0]}{more}: a pytest_asyncio_loop_factories hook asks for event "
+            f"{_and_more(own_loops)}: a pytest_asyncio_loop_factories hook asks for event "
             "loops of their own, but pytest-asyncgroup runs every async test on its "
             "worker's one loop; run these tests without --dist=asyncgroup"
         )
+    problems.extend(_loop_policy_overrides(items))
     return problems
+
+
+def _loop_policy_overrides(items: list[pytest.Item]) -> list[str]:
+    """One problem per overriding ``event_loop_policy`` fixture that async tests get
+    (pytest-asyncio would run them on loops of that policy)."""
+    if not items or not items[0].config.pluginmanager.has_plugin("asyncio"):
+        return []
+    users: dict[str, list[str]] = {}
+    for item in items:
+        where = _compat.loop_policy_override(item)
+        if where is not None:
+            users.setdefault(where, []).append(item.nodeid)
+    return [
+        f"{_and_more(nodeids)}: the event_loop_policy fixture in {where} asks for loops "
+        "of its own policy, but pytest-asyncgroup runs every async test on its worker's "
+        "one loop, made with the policy in force when the run starts. Set the policy "
+        "when conftest.py is imported instead (asyncio.set_event_loop_policy(...), "
+        "uvloop.install()), or run these tests without --dist=asyncgroup"
+        for where, nodeids in users.items()
+    ]
+
+
+def _and_more(nodeids: list[str]) -> str:
+    return nodeids[0] + (f" and {len(nodeids) - 1} more" if len(nodeids) > 1 else "")
 
 
 def declarations_error(problems: list[str]) -> pytest.UsageError:
