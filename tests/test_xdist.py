@@ -189,7 +189,8 @@ def pytest_asyncgroup_resources(item):
     name = "test_groups_are_placed_longest_first_from_the_previous_runs_durations.py"
     history[f"{name}::test_one[c]"] = 30.0
     cache.write_text(json.dumps(history))
-    (logged.path / "events.jsonl").unlink()
+    for record in ("events.jsonl", "reports.jsonl"):
+        (logged.path / record).unlink()
     logged.runpytest("-n", "2", DIST).assert_outcomes(passed=4)
     where = workers_of(logged, "t")
     assert [key for key in "abcd" if where[key] == where["c"]] == ["c"]
@@ -230,7 +231,7 @@ def test_an_idle_worker_takes_keyless_tests_the_busiest_has_not_started(
     result.assert_outcomes(passed=20)
     where = workers_of(logged, "t")
     db_worker = {where[f"db{i}"] for i in range(4)}
-    assert len(db_worker) == 1, "keyed tests never move"
+    assert len(db_worker) == 1, "the db group started at once, so it stays where it is, whole"
     on_db_worker = [i for i in range(16) if where[f"free{i}"] in db_worker]
     assert len(on_db_worker) < planned, on_db_worker
     finals = final_outcomes(logged)
@@ -245,6 +246,50 @@ def test_an_idle_worker_takes_keyless_tests_the_busiest_has_not_started(
     assert fixture_events == Counter(
         {(name, worker): 1 for worker in ran_free for name in ("module setup", "module teardown")}
     )
+
+
+GROUP_MOVE_SUITE = """
+import asyncio
+import pytest
+from recorder import span
+
+def make_tests(key, count, seconds):
+    @pytest.mark.resource(key)
+    @pytest.mark.parametrize("i", range(count))
+    async def test(i):
+        async with span("t", test=f"{key}{i}"):
+            await asyncio.sleep(seconds)
+    return test
+
+test_a = make_tests("a", 4, 0.01)
+test_b = make_tests("b", 4, 0.5)
+test_c = make_tests("c", 2, 0.01)
+test_d = make_tests("d", 2, 0.01)
+"""
+
+
+def test_an_idle_worker_takes_a_whole_group_the_busiest_has_not_started(
+    logged: pytest.Pytester,
+) -> None:
+    # By count: a and c go to gw0, b and d to gw1. With a cap of 2, gw1 runs
+    # two b tests for 0.5 s while d waits; gw0 is done with a and c by then.
+    logged.makepyfile(GROUP_MOVE_SUITE)
+    args = ("-n", "2", DIST, "-p", "no:cacheprovider")
+    run(logged, *args).assert_outcomes(passed=12)
+    planned = workers_of(logged, "t")
+    assert {planned["d0"], planned["d1"]} == {planned["b0"]} != {planned["a0"]}
+    for record in ("events.jsonl", "reports.jsonl"):
+        (logged.path / record).unlink()
+
+    run(logged, *args, "--asyncgroup-concurrency", "2").assert_outcomes(passed=12)
+    where = workers_of(logged, "t")
+    for key, count in (("a", 4), ("b", 4), ("c", 2), ("d", 2)):
+        assert len({where[f"{key}{i}"] for i in range(count)}) == 1, f"{key} was split"
+    assert where["b0"] == planned["b0"]
+    assert where["d0"] == planned["a0"], "d moved whole to the idle worker"
+    finals = final_outcomes(logged)
+    assert len(finals) == 12
+    assert all(outcomes == ["passed"] for outcomes in finals.values()), finals
 
 
 def test_serial_tests_overlap_no_test_on_any_worker(logged: pytest.Pytester) -> None:

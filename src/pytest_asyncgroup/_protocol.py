@@ -9,7 +9,9 @@ declaration of every collected test, by collection index, or the problems that
 must stop the run. Nodeids are never changed.
 
 Controller -> worker, the other way, uses xdist's own command channel: workers
-running our loop understand one more command, :data:`STOP_COMMAND`.
+running our loop understand one more command, :data:`STOP_COMMAND`, and xdist's
+``steal`` with one more argument, :data:`WHOLE` (give back all of the tests
+asked for, or none: a group of tests sharing keys moves only whole).
 
 Worker -> controller, a worker sends xdist's own events, in xdist's order, but
 several to a message (:class:`EventBatcher`): a test's passing reports and its
@@ -34,6 +36,7 @@ from ._keys import NO_RESOURCES, Declaration
 
 SIDE_CHANNEL = "pytest_asyncgroup_channel"
 STOP_COMMAND = "pytest_asyncgroup_stop"
+WHOLE = "pytest_asyncgroup_whole"
 REPORT_ATTRIBUTE = "asyncgroup"
 EVENTS = "pytest_asyncgroup_events"
 """A worker event carrying xdist events in order: ``{"events": [(name, kwargs), ...]}``."""

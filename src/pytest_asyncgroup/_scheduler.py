@@ -14,7 +14,11 @@ What it does with that:
    (``--asyncgroup-concurrency``), or a replacement worker with none, asks,
    through xdist's ``steal`` command, the worker with the most for half the
    difference in keyless tests it has not started; the worker gives back
-   those still waiting. Keyed tests never move.
+   those still waiting. When no keyless test can move, it asks the worker
+   with the most tests left for a whole group sharing keys of which no test
+   has started (the largest of at most half the difference in tests left);
+   that worker gives back all of the group or none of it (``WHOLE``), so a
+   group still runs on one worker.
 3. *Serial tests* wait until every other test has finished, then go to one
    worker, which runs them one at a time (they run alone in its loop). So
    they never overlap any test on any worker.
@@ -41,7 +45,7 @@ from ._declarations import declarations_error
 from ._gcpause import collector_paused
 from ._keys import Declaration
 from ._plan import Placement, plan_run
-from ._protocol import STOP_COMMAND, Collection
+from ._protocol import STOP_COMMAND, WHOLE, Collection
 from ._settings import Settings
 
 if TYPE_CHECKING:
@@ -92,6 +96,10 @@ class AsyncGroupScheduling:
         self._movable: frozenset[int] = frozenset()
         """Tests in no keyed group: they may move to an idle worker until they start."""
         self._movable_on: dict[WorkerController, int] = {}
+        self._keyed_groups: list[tuple[int, ...]] = []
+        """Groups of tests sharing keys: each may move whole, until one of its tests starts."""
+        self._keyed_group_of: dict[int, int] = {}
+        self._started_groups: set[int] = set()
         self._stealing: tuple[WorkerController, WorkerController, list[int]] | None = None
         """``(from, for, asked)`` while a ``steal`` command waits for its answer."""
         self._refused: list[int] = []
@@ -234,6 +242,9 @@ class AsyncGroupScheduling:
         index = self._index_of.get(nodeid)
         if index is not None:
             self._started.add(index)
+            group = self._keyed_group_of.get(index)
+            if group is not None:
+                self._started_groups.add(group)
 
     def mark_crashed(self, node: WorkerController, error: object) -> None:
         """``node`` went down with ``error`` (``pytest_testnodedown``), not a normal exit."""
@@ -270,6 +281,16 @@ class AsyncGroupScheduling:
                 if not placement.group.keys
                 for index in placement.group.tests
             )
+            self._keyed_groups = [
+                tuple(sorted(placement.group.tests))
+                for placement in self.plan
+                if placement.group.keys
+            ]
+            self._keyed_group_of = {
+                index: group
+                for group, indices in enumerate(self._keyed_groups)
+                for index in indices
+            }
         self._serial = run_plan.serial
         for node, indices in zip(workers, run_plan.per_worker(len(workers)), strict=True):
             self._send(node, indices)
@@ -284,25 +305,56 @@ class AsyncGroupScheduling:
             node.send_runtest_some(indices)
 
     def _find_work_for(self, idle: WorkerController) -> None:
-        """Rule 2: ask the worker with the most keyless tests for some not started there."""
+        """Rule 2: ask another worker for keyless tests, else for a whole group."""
         if self._stealing is not None or self._stopped or idle.shutting_down:
             return
         others = [node for node in self._live_nodes() if node is not idle]
-        if not others:
-            return
+        if others and not self._ask_for_keyless_tests(idle, others):
+            self._ask_for_a_group(idle, others)
+
+    def _ask_for_keyless_tests(
+        self, idle: WorkerController, others: list[WorkerController]
+    ) -> bool:
+        """Ask the worker with the most keyless tests for half the difference of
+        those not started there; whether it was asked."""
         busiest = max(others, key=self._movable_on.__getitem__)  # the first on ties
         left = len(self._assigned[idle])
         if self._movable_on[busiest] - left < 2:
-            return  # cheap check first: this runs after each of the idle worker's tests
+            return False  # cheap check first: this runs after each of the idle worker's tests
         waiting = sorted(
             index
             for index in self._assigned[busiest]
             if index in self._movable and index not in self._started
         )
         count = (len(waiting) - left) // 2
-        if count >= 1 and waiting[-count:] != self._refused:
-            self._stealing = (busiest, idle, waiting[-count:])
-            busiest.send_steal(waiting[-count:])
+        if count < 1 or waiting[-count:] == self._refused:
+            return False
+        self._stealing = (busiest, idle, waiting[-count:])
+        busiest.send_steal(waiting[-count:])
+        return True
+
+    def _ask_for_a_group(self, idle: WorkerController, others: list[WorkerController]) -> None:
+        """Ask the worker with the most tests left for a keyed group none of whose
+        tests has started: the largest of at most half the difference in tests
+        left (so the imbalance never flips), the later on ties (it would start
+        later there)."""
+        if len(self._started_groups) == len(self._keyed_groups):
+            return  # every group has started somewhere: none can move
+        busiest = max(others, key=lambda node: len(self._assigned[node]))
+        assigned = self._assigned[busiest]
+        difference = len(assigned) - len(self._assigned[idle])
+        best: tuple[int, int] | None = None
+        for group, indices in enumerate(self._keyed_groups):
+            if group in self._started_groups or indices[0] not in assigned:
+                continue
+            if 2 * len(indices) <= difference and (best is None or len(indices) >= best[0]):
+                best = (len(indices), group)
+        if best is None:
+            return
+        asked = list(self._keyed_groups[best[1]])
+        if asked != self._refused:
+            self._stealing = (busiest, idle, asked)
+            busiest.sendcommand("steal", indices=asked, **{WHOLE: True})
 
     def _usable_nodes(self) -> list[WorkerController]:
         return [

@@ -26,7 +26,7 @@ import pytest
 
 from . import _compat
 from ._declarations import declaration_of, declare_all
-from ._protocol import SIDE_CHANNEL, STOP_COMMAND, Collection, EventBatcher
+from ._protocol import SIDE_CHANNEL, STOP_COMMAND, WHOLE, Collection, EventBatcher
 from ._settings import Settings
 from ._single import new_worker_loop
 from .executor import TestRecord, WorkerLoop, run_interruptible
@@ -100,7 +100,10 @@ class WorkerRun:
         elif name == STOP_COMMAND:
             loop.stop(str(kwargs["reason"]))
         elif name == "steal":  # an idle worker will run those not started here
-            taken = loop.withdraw(self._items[index] for index in kwargs["indices"])
+            taken = loop.withdraw(
+                (self._items[index] for index in kwargs["indices"]),
+                whole=bool(kwargs.get(WHOLE, False)),
+            )
             self._interactor.sendevent(
                 "unscheduled", indices=[self._index_of[item] for item in taken]
             )

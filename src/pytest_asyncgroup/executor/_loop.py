@@ -131,14 +131,19 @@ class WorkerLoop:
             self._waiting[item] = (self._batches.of(item), self._claim_of(item))
         self._wake()
 
-    def withdraw(self, items: Iterable[pytest.Item]) -> list[pytest.Item]:
-        """Take back those of ``items`` that have not started, to run elsewhere.
+    def withdraw(self, items: Iterable[pytest.Item], *, whole: bool = False) -> list[pytest.Item]:
+        """Take back those of ``items`` that have not started, to run elsewhere;
+        ``whole``: all of them, or none if any has started.
 
         The next test to start stays: a collector that a finished test left live
         for it (its module, the session) is then torn down in the teardown of
         this worker's last test under it, as usual.
         """
         head = next(iter(self._waiting), None)
+        if whole:
+            items = list(items)
+            if any(item is head or item not in self._waiting for item in items):
+                return []
         taken = [
             item for item in items if item is not head and self._waiting.pop(item, None) is not None
         ]
