@@ -9,6 +9,7 @@ phase that wrote them.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 
 import pytest
 
@@ -50,7 +51,7 @@ async def test_tagged(tagged, i):
 """
 
 
-def _sections(reports: list[pytest.TestReport]) -> dict[str, dict[str, str]]:
+def _sections(reports: Sequence[pytest.TestReport]) -> dict[str, dict[str, str]]:
     """Each test's report sections, by test name, from its teardown report."""
     return {
         report.nodeid.split("::")[-1]: dict(report.sections)
@@ -69,7 +70,7 @@ def test_each_test_gets_its_own_output_and_logs_in_the_right_phase(
     _assert_each_test_has_only_its_own_output(reports)
 
 
-def _assert_each_test_has_only_its_own_output(reports: list[pytest.TestReport]) -> None:
+def _assert_each_test_has_only_its_own_output(reports: Sequence[pytest.TestReport]) -> None:
     """Every ``TAGGED`` test's sections hold exactly what it wrote, phase by phase."""
     sections = _sections(reports)
     assert len(sections) == 12
@@ -254,23 +255,22 @@ async def test_debugged(i):
 """
 
 
+def _typing_into(suite: pytest.Pytester, typed: bytes, *args: str) -> pytest.RunResult:
+    """A run in a subprocess whose stdin gets ``typed`` (for the debugger)."""
+    return suite.run(
+        sys.executable,
+        *("-m", "pytest", DIST, "-p", "no:asyncio", "-p", "no:cacheprovider", *args),
+        stdin=typed,
+        timeout=60,
+    )
+
+
 def test_a_debugger_in_an_overlapping_test_has_the_terminal(suite: pytest.Pytester) -> None:
     """``breakpoint()`` and ``--pdb`` in a test that overlaps others: the debugger
     reads stdin and writes to the terminal, as in plain pytest, and the other
     tests' output stays in their own reports."""
     suite.makepyfile(test_debugged=DEBUGGED)
-    result = suite.run(
-        sys.executable,
-        "-m",
-        "pytest",
-        DIST,
-        "-p",
-        "no:asyncio",
-        "-p",
-        "no:cacheprovider",
-        stdin=b"p here\nc\n",
-        timeout=60,
-    )
+    result = _typing_into(suite, b"p here\nc\n")
     assert result.ret == 1
     assert peak_overlap(spans(suite)) == 3
     result.stdout.fnmatch_lines(
@@ -288,21 +288,7 @@ def test_a_debugger_in_an_overlapping_test_has_the_terminal(suite: pytest.Pytest
         assert line not in result.stdout.str()
 
     # --pdb: a post-mortem prompt for the failure, then the run goes on.
-    result = suite.run(
-        sys.executable,
-        "-m",
-        "pytest",
-        DIST,
-        "-p",
-        "no:asyncio",
-        "-p",
-        "no:cacheprovider",
-        "--pdb",
-        "-k",
-        "not 1",
-        stdin=b"p i\nc\n",
-        timeout=60,
-    )
+    result = _typing_into(suite, b"p i\nc\n", "--pdb", "-k", "not 1")
     assert result.ret == 1
     result.stdout.fnmatch_lines(
         [
