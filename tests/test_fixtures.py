@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import events, peak_overlap
+from .conftest import events, peak_overlap, spans
 
 DIST = "--dist=asyncgroup"
 
@@ -468,3 +468,47 @@ def test_sync_tests_and_fixtures_run_with_no_loop_running(
         """
     )
     suite.runpytest(DIST, *mode).assert_outcomes(passed=6)
+
+
+@pytest.mark.parametrize("mode", [[], ["-n", "2"]], ids=["one-process", "n2"])
+def test_get_event_loop_run_until_complete_in_sync_code_uses_the_tests_loop(
+    suite: pytest.Pytester, mode: list[str]
+) -> None:
+    """The style older than async fixtures: a sync fixture (or test) runs a
+    coroutine with ``asyncio.get_event_loop().run_until_complete()``. As with
+    pytest-asyncio, that is the loop the async tests run on, so what the
+    coroutine made works in them; and the tests beside it keep running."""
+    suite.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from recorder import span
+
+        async def connect(name):
+            async with span(name):
+                await asyncio.sleep(0.1)
+            return asyncio.get_running_loop(), asyncio.Queue()
+
+        @pytest.fixture(scope="session")
+        def service():
+            return asyncio.get_event_loop().run_until_complete(connect("session"))
+
+        @pytest.fixture
+        def connection(request):
+            loop = asyncio.get_event_loop()
+            return loop.run_until_complete(connect(request.node.name))
+
+        @pytest.mark.parametrize("i", range(4))
+        async def test_uses_it(service, connection, i):
+            loop = asyncio.get_running_loop()
+            assert service[0] is connection[0] is loop
+            await connection[1].put(i)
+            assert await connection[1].get() == i
+
+        def test_sync(connection):
+            assert asyncio.get_event_loop().run_until_complete(asyncio.sleep(0, "ok")) == "ok"
+        """
+    )
+    suite.runpytest(DIST, *mode).assert_outcomes(passed=5)
+    if not mode:  # one loop: the four fixtures' waits overlap
+        assert peak_overlap(spans(suite, "test_uses_it")) == 4

@@ -27,6 +27,14 @@ its own, or use ``unittest.IsolatedAsyncioTestCase`` or asgiref's
 ``async_to_sync``. (It holds the worker's loop while it runs anyway.) The loop
 is running again for every awaitable handed over. :func:`worker_loop` gives
 the bridge's own code the loop from inside the greenlet.
+
+The worker's loop is also the thread's current loop (``asyncio.run`` sets it),
+so ``asyncio.get_event_loop()`` in sync test code returns it, as pytest-asyncio
+returns the test's own loop. Its ``run_until_complete``, called from a test's
+greenlet, waits through :func:`await_only` (:func:`run_until_complete_bridged`)
+instead of failing because the loop is running; so the older style of sync
+fixture, ``asyncio.get_event_loop().run_until_complete(setup())``, works, and
+what it makes belongs to the loop the async tests run on.
 """
 
 from __future__ import annotations
@@ -118,6 +126,26 @@ def await_only(awaitable: Awaitable[T]) -> T:
         )
     result: T = current.parent.switch(awaitable)
     return result
+
+
+def run_until_complete_bridged(loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
+    """Shadow ``loop.run_until_complete`` (see the module docstring); returns the undo."""
+    original = loop.run_until_complete
+
+    def run_until_complete(future: Awaitable[T]) -> T:
+        __tracebackhide__ = True
+        current = getcurrent()
+        if isinstance(current, _TestGreenlet) and current.loop is loop:
+            return await_only(future)
+        return original(future)
+
+    loop.run_until_complete = run_until_complete  # type: ignore[method-assign,assignment]
+
+    def undo() -> None:
+        if loop.__dict__.get("run_until_complete") is run_until_complete:
+            del loop.run_until_complete
+
+    return undo
 
 
 def _no_interruption() -> BaseException | None:

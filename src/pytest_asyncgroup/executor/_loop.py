@@ -45,7 +45,7 @@ import pytest
 from .. import _compat
 from .._compat import BaseExceptionGroup
 from ._admission import Admission, Claim
-from ._bridge import await_only, run_in_greenlet, worker_loop
+from ._bridge import await_only, run_in_greenlet, run_until_complete_bridged, worker_loop
 from ._fixtures import FixtureLocks
 from ._item import ABORTS, TestRecord, run_test
 from ._output import OutputRouting
@@ -377,6 +377,7 @@ class WorkerLoop:
             patches.enter_context(_compat.setupstate_replaced(self._session, router))
             patches.enter_context(_compat.fixture_execute_wrapped(locks.execute))
             patches.enter_context(_compat.current_test_var_tolerant(self._on_phase))
+            patches.callback(run_until_complete_bridged(self._asyncio_loop))
             patches.callback(self._output.off)
             try:
                 await self._serve()
