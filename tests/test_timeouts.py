@@ -203,3 +203,71 @@ def test_with_pytest_timeout_a_test_that_runs_alone_keeps_its_method(
             "FAILED *::test_async_sleeps - Failed: Timeout (>0.3s) during call*",
         ]
     )
+
+
+HOLDING = """
+import asyncio, socket, time
+import pytest
+from recorder import sync_span
+
+@pytest.fixture
+def blocks():
+    time.sleep(600)
+    yield
+
+@pytest.mark.timeout(0.3)
+async def test_blocks_in_its_body():
+    time.sleep(600)
+
+@pytest.mark.timeout(0.3)
+async def test_blocks_in_a_sync_fixture(blocks):
+    pass
+
+@pytest.mark.timeout(0.3)
+def test_sync_blocks_reading_a_socket():
+    server = socket.create_server(("127.0.0.1", 0))
+    client = socket.create_connection(server.getsockname())
+    client.recv(1)
+
+@pytest.mark.timeout(0.3)
+async def test_waits_while_another_holds_the_loop():
+    await asyncio.sleep(600)
+
+async def test_holds_the_loop_without_a_timeout():
+    await asyncio.sleep(0.05)
+    with sync_span("holder"):
+        time.sleep(1)  # past the other test's deadline: that is not this test's timeout
+
+@pytest.mark.parametrize("i", range(3))
+async def test_neighbour(i):
+    await asyncio.sleep(0.2)
+"""
+
+
+@pytest.mark.parametrize("plugin", WITH_AND_WITHOUT_PYTEST_TIMEOUT)
+@pytest.mark.parametrize("mode", MODES)
+def test_a_timeout_stops_a_test_whose_code_holds_the_loop(
+    suite: pytest.Pytester, mode: list[str], plugin: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SPEC §7: a hanging test is stopped by its timeout, even when it blocks the
+    loop in synchronous code (before, the worker hung there): the timeout is
+    raised where it blocks, and never in a test that has none."""
+    monkeypatch.setenv("COLUMNS", "200")  # untruncated short summary lines
+    suite.makepyfile(test_holding=HOLDING)
+    result = suite.runpytest_subprocess(DIST, *mode, *plugin, "-rfE", timeout=60)
+    result.assert_outcomes(passed=4, failed=3, errors=1)
+    held = "pytest-asyncgroup interrupted the test's code, which held the loop"
+    result.stdout.fnmatch_lines_random(
+        [
+            f"FAILED *::test_blocks_in_its_body - Failed: Timeout (>0.3s) during call: {held}",
+            f"ERROR *::test_blocks_in_a_sync_fixture - Failed: Timeout (>0.3s) during setup: "
+            f"{held}",
+            "FAILED *::test_sync_blocks_reading_a_socket - Failed: Timeout (>0.3s)*",
+            "FAILED *::test_waits_while_another_holds_the_loop - Failed: Timeout (>0.3s) "
+            "during call: pytest-asyncgroup cancelled the test",
+        ]
+    )
+    # The traceback ends where the test blocked.
+    result.stdout.fnmatch_lines([">       time.sleep(600)", "E       Failed: Timeout*"])
+    (holder,) = spans(suite, "holder")
+    assert holder[1] - holder[0] >= 0.99

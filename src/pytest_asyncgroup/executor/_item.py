@@ -43,6 +43,9 @@ class TestRecord:
     teardown_error: BaseException | None = None
     """What failed tearing the test down after Ctrl-C or ``pytest.exit()`` stopped it
     (no report carries it)."""
+    step_started: float | None = None
+    """When the step of the test's code now running began (``time.perf_counter``);
+    None between steps. Kept for tests that overlap others, or have a timeout."""
 
 
 ABORTS = (KeyboardInterrupt, pytest.exit.Exception)
@@ -65,13 +68,29 @@ class _TestSteps:
 
     def enter(self) -> None:
         self._warnings.enter()
-        self._started = time.perf_counter()
+        self._started = self._record.step_started = time.perf_counter()
 
     def exit(self) -> None:
+        self._record.step_started = None
         held = time.perf_counter() - self._started
         if held > self._record.blocked:
             self._record.blocked = held
         self._warnings.exit()
+
+
+class _StepClock:
+    """For a test that runs alone with a timeout: when its current step began."""
+
+    __slots__ = ("_record",)
+
+    def __init__(self, record: TestRecord) -> None:
+        self._record = record
+
+    def enter(self) -> None:
+        self._record.step_started = time.perf_counter()
+
+    def exit(self) -> None:
+        self._record.step_started = None
 
 
 def is_async_test(item: pytest.Item) -> bool:
@@ -112,6 +131,7 @@ async def run_test(
     *,
     alone: bool,
     output: OutputRouting,
+    timed: bool = False,
 ) -> TestRecord:
     """Run ``item``'s protocol to the end on the running loop (in the caller's task).
 
@@ -121,10 +141,12 @@ async def run_test(
     """
     record.started = time.perf_counter()
     item.stash[RECORD] = record
-    scope = None
+    scope: _TestSteps | _StepClock | None = None
     if alone:  # nothing runs beside it: pytest's own per-process machinery is right
         output.off()
         undo_fixtures: Callable[[], None] = _no_undo
+        if timed:  # its steps are timed, for a timeout when it holds the loop
+            scope = _StepClock(record)
     else:
         output.on()
         capture_for_this_test()

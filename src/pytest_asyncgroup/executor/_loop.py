@@ -16,6 +16,8 @@ as the rules allow (see ``_admission.py``):
    *Timeout.* A test with a timeout is cancelled the same way when it expires,
    in whatever phase it is (setup, call or teardown); if it is still running
    after as long again (a teardown that hangs too), it is cancelled once more.
+   A test whose code holds the loop past its deadline (a blocking call) gets
+   the timeout raised in that code instead, by a signal (``_held.py``).
 4. *Hold.* While the loop is open (an xdist worker expecting more work), the
    last test to finish keeps its collectors (session and module fixtures) live:
    it reports itself done, then waits in its teardown until more tests arrive
@@ -39,6 +41,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from types import FrameType
 
 import pytest
 
@@ -47,6 +50,7 @@ from .._compat import BaseExceptionGroup
 from ._admission import Admission, Claim
 from ._bridge import await_only, run_in_greenlet, run_until_complete_bridged, worker_loop
 from ._fixtures import FixtureLocks
+from ._held import GRACE, RETRY, LoopAlarm, in_test_code
 from ._item import ABORTS, TestRecord, run_test
 from ._output import OutputRouting
 from ._setupstate import CollectorTree, SetupStateRouter
@@ -84,6 +88,10 @@ class _Running:
     done_reported: bool = False
     timer: asyncio.TimerHandle | None = None
     timeouts: int = 0
+    seconds: float = 0.0
+    """The test's timeout; 0: none."""
+    deadline: float | None = None
+    """When ``timer`` is due (``time.perf_counter``), while it is armed."""
 
 
 class WorkerLoop:
@@ -116,6 +124,7 @@ class WorkerLoop:
         self._closed = False
         self._stop_reason: str | None = None
         self._wakeup: asyncio.Event | None = None
+        self._alarm = LoopAlarm(self._on_alarm)
         self._news: asyncio.Future[None] | None = None
         self._running_batch = -1
         self.aborted: BaseException | None = None
@@ -245,26 +254,77 @@ class WorkerLoop:
     def _arm_timeout(self, task: asyncio.Task[None], running: _Running) -> None:
         seconds = self._timeout_of(running.item, running.claim.alone) if self._timeout_of else None
         if seconds:
-            running.timer = asyncio.get_running_loop().call_later(
-                seconds, self._time_out, task, running, seconds
-            )
+            running.seconds = seconds
+            self._set_timer(task, running)
 
-    def _time_out(self, task: asyncio.Task[None], running: _Running, seconds: float) -> None:
+    def _set_timer(self, task: asyncio.Task[None], running: _Running) -> None:
+        loop = self._asyncio_loop
+        if loop is not None:
+            running.timer = loop.call_later(running.seconds, self._time_out, task, running)
+            running.deadline = time.perf_counter() + running.seconds
+            self._alarm.arm(running.seconds + GRACE)
+
+    def _disarm(self, running: _Running) -> None:
+        if running.timer is not None:
+            running.timer.cancel()
+            running.timer = None
+        running.deadline = None
+
+    def _time_out(self, task: asyncio.Task[None], running: _Running) -> None:
         """Rule 3's timeout: cancel the test in whatever phase it is."""
         if task.done():
             return
-        phase = self._phases.get(running.item, "setup")
-        running.record.interruption = pytest.fail.Exception(
-            f"Timeout (>{seconds:g}s) during {phase}: pytest-asyncgroup cancelled the test",
-            pytrace=False,
+        running.record.interruption = self._timeout_error(
+            running, "pytest-asyncgroup cancelled the test"
         )
-        running.timeouts += 1
-        running.timer = None
         task.cancel()
+        self._timed_out(task, running)
+
+    def _timed_out(self, task: asyncio.Task[None], running: _Running) -> None:
+        self._disarm(running)
+        running.timeouts += 1
         if running.timeouts == 1:  # its teardown gets as long again
-            running.timer = asyncio.get_running_loop().call_later(
-                seconds, self._time_out, task, running, seconds
+            self._set_timer(task, running)
+
+    def _timeout_error(self, running: _Running, what: str, *, where: bool = False) -> BaseException:
+        """The timeout failure; ``where``: with the traceback to where it was raised."""
+        phase = self._phases.get(running.item, "setup")
+        return pytest.fail.Exception(
+            f"Timeout (>{running.seconds:g}s) during {phase}: {what}", pytrace=where
+        )
+
+    def _on_alarm(self, frame: FrameType | None) -> tuple[float | None, BaseException | None]:
+        """Rule 3 for a test holding the loop (``_held.py``; in the signal handler).
+
+        The test whose task's step is running is timed out there only once that
+        step has held the loop for ``GRACE`` past the deadline (or past its own
+        start, if it began later: another test may have held the loop over the
+        deadline), and only while it is in a phase of pytest's protocol (whose
+        errors pytest reports) and not in the engine's own code.
+        """
+        if self._asyncio_loop is None:
+            return None, None
+        now = time.perf_counter()
+        task = asyncio.current_task(self._asyncio_loop)  # whose step holds the loop
+        running = self._running.get(task) if task is not None else None
+        timeout = None
+        started = running.record.step_started if running is not None else None
+        deadline = running.deadline if running is not None else None
+        if running is not None and started is not None and deadline is not None and now >= deadline:
+            held_since = max(started, deadline)
+            if now < held_since + GRACE:
+                return held_since + GRACE - now, None
+            if running.item not in self._phases or not in_test_code(frame):
+                return RETRY, None
+            timeout = self._timeout_error(
+                running,
+                "pytest-asyncgroup interrupted the test's code, which held the loop",
+                where=True,
             )
+            self._timed_out(task, running)  # type: ignore[arg-type]
+        deadlines = [r.deadline for r in self._running.values() if r.deadline is not None]
+        ring = max(min(deadlines) + GRACE - now, RETRY) if deadlines else None
+        return ring, timeout
 
     def _on_phase(self, item: pytest.Item, when: str | None) -> None:
         if when:
@@ -307,6 +367,7 @@ class WorkerLoop:
                     lambda: self._before_leaving(running),
                     alone=running.claim.alone,
                     output=self._output,
+                    timed=running.seconds > 0,
                 )
             except ABORTS as cause:  # rule 5: it never completes; the others stop too
                 if running.record.teardown_error is not None:
@@ -315,8 +376,7 @@ class WorkerLoop:
                 return
             self._report_done(running)
         finally:
-            if running.timer is not None:
-                running.timer.cancel()
+            self._disarm(running)
             self._phases.pop(running.item, None)
             self.admission.release(running.claim)
 
@@ -352,9 +412,7 @@ class WorkerLoop:
         """In the test's teardown, before it leaves its collectors (rule 4)."""
         self._drop_waiting_if_stopping()
         while not (self._closed or self._stopping()) and self._tree.is_last_user(running.item):
-            if running.timer is not None:  # waiting for more work is not the test's time
-                running.timer.cancel()
-                running.timer = None
+            self._disarm(running)  # waiting for more work is not the test's time
             self._report_done(running)
             self._news = worker_loop().create_future()
             held_from = time.time()
@@ -378,6 +436,7 @@ class WorkerLoop:
             patches.enter_context(_compat.fixture_execute_wrapped(locks.execute))
             patches.enter_context(_compat.current_test_var_tolerant(self._on_phase))
             patches.callback(run_until_complete_bridged(self._asyncio_loop))
+            patches.callback(self._alarm.close)
             patches.callback(self._output.off)
             try:
                 await self._serve()
