@@ -145,6 +145,7 @@ def test_ctrl_c_stops_tests_in_flight_and_tears_everything_down(
     assert_interrupted_like_plain_pytest(status, output)
     assert "1 passed" in output.strip().splitlines()[-1], output  # what finished is kept
     assert "6 tests cut short (Ctrl-C, pytest.exit(), a crash): counted" in output, output
+    assert "main: 7 tests, peak 6 in flight" in output, output  # they were all in flight
     # Each interrupted test's own fixture, then the session's, were torn down.
     assert [m for m in marks if m.startswith("closed-")] == [
         f"closed-test_waits[{i}]" for i in range(6)

@@ -76,8 +76,15 @@ class RunObserver:
     def spans(self) -> list[TestSpan]:
         """One span per test that reported, built from what was collected."""
         if self._spans is None:
+            # A test cut short (no teardown report) was in flight until its
+            # worker stopped reporting: its span runs to that worker's last report.
+            last_report: dict[str, float] = {}
+            for worker, _, stop, _ in self._tests.values():
+                last_report[worker] = max(stop, last_report.get(worker, stop))
             spans = {
-                nodeid: TestSpan(nodeid, worker, start, stop)
+                nodeid: TestSpan(
+                    nodeid, worker, start, stop if nodeid in self._finished else last_report[worker]
+                )
                 for nodeid, (worker, start, stop, _) in self._tests.items()
             }
             if self._phases is not None:
@@ -142,7 +149,7 @@ class RunObserver:
         if cut_short:
             terminalreporter.write_line(
                 f"{count(cut_short, 'test')} cut short (Ctrl-C, pytest.exit(), a crash): "
-                "counted above by the phases they finished"
+                "counted above as running until their worker's last report"
             )
         if self._written is not None:
             terminalreporter.write_line(
