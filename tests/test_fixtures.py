@@ -512,3 +512,100 @@ def test_get_event_loop_run_until_complete_in_sync_code_uses_the_tests_loop(
     suite.runpytest(DIST, *mode).assert_outcomes(passed=5)
     if not mode:  # one loop: the four fixtures' waits overlap
         assert peak_overlap(spans(suite, "test_uses_it")) == 4
+
+
+@pytest.mark.parametrize("mode", [[], ["-n", "2"]], ids=["one-process", "n2"])
+def test_tasks_a_test_leaves_running_are_cancelled_after_its_teardown(
+    suite: pytest.Pytester, mode: list[str]
+) -> None:
+    """As closing pytest-asyncio's function-scoped loop cancels them: a task a
+    test (or its function-scoped fixture) started and never stopped does not
+    run on beside later tests; one started by a module fixture runs on until
+    that fixture's teardown; one that fails while cancelled is logged, as
+    ``asyncio.Runner`` logs it, and fails nothing."""
+    suite.makepyfile(
+        """
+        import asyncio, time
+        import pytest
+        from recorder import log
+
+        async def poll(name):
+            try:
+                while True:
+                    log(name + " tick", time.perf_counter(), time.perf_counter())
+                    await asyncio.sleep(0.01)
+            finally:
+                log(name + " stopped", time.perf_counter(), time.perf_counter())
+
+        @pytest.fixture(scope="module")
+        async def monitor():
+            task = asyncio.get_running_loop().create_task(poll("monitor"))
+            yield
+            assert not task.done(), "the module fixture's task was cancelled early"
+            task.cancel()
+
+        @pytest.fixture
+        async def server(request):
+            asyncio.get_running_loop().create_task(poll(request.node.name + " server"))
+            yield
+            log(request.node.name + " torndown", time.perf_counter(), time.perf_counter())
+
+        @pytest.mark.resource("k")
+        @pytest.mark.parametrize("i", range(3))
+        async def test_leaves_tasks(monitor, server, i):
+            asyncio.create_task(poll(f"test_leaves_tasks[{i}] body"))
+            await asyncio.sleep(0.05)
+
+        @pytest.mark.resource("k")
+        def test_sync_leaves_one(monitor):
+            loop = asyncio.get_event_loop()
+            loop.create_task(poll("test_sync_leaves_one body"))
+            loop.run_until_complete(asyncio.sleep(0.03))
+
+        @pytest.mark.resource("k")
+        async def test_cleanup_that_fails(monitor):
+            async def stubborn():
+                try:
+                    await asyncio.sleep(3600)
+                except asyncio.CancelledError:
+                    raise RuntimeError("cleanup failed")
+            asyncio.create_task(stubborn())
+            await asyncio.sleep(0)
+
+        @pytest.mark.resource("k")
+        async def test_last(monitor):
+            await asyncio.sleep(0.3)
+        """
+    )
+    result = suite.runpytest(DIST, "-rA", *mode)
+    result.assert_outcomes(passed=6)
+    result.stdout.fnmatch_lines(
+        [
+            "*Captured log teardown*",
+            "*unhandled exception in a task the test left running*",
+            "task: <Task finished *test_cleanup_that_fails.<locals>.stubborn()*",
+            "RuntimeError: cleanup failed",
+        ]
+    )
+    recorded = events(suite)
+    ticks: dict[str, list[float]] = {}
+    stopped: dict[str, float] = {}
+    torn_down: dict[str, float] = {}
+    for event in recorded:
+        name, _, what = str(event["name"]).rpartition(" ")
+        at = float(event["start"])  # type: ignore[arg-type]
+        if what == "tick":
+            ticks.setdefault(name, []).append(at)
+        elif what == "stopped":
+            stopped[name] = at
+        elif what == "torndown":
+            torn_down[name] = at
+    tests = [f"test_leaves_tasks[{i}]" for i in range(3)]
+    left = [f"{t} {part}" for t in tests for part in ("server", "body")]
+    assert set(stopped) == {*left, "test_sync_leaves_one body", "monitor"}
+    for name in left:
+        test = name.split(" ")[0]
+        assert stopped[name] > torn_down[test], name  # after the test's own teardown
+        assert max(ticks[name]) < stopped[name]
+    # ... and long before the run ended: test_last ran 0.3 s after they stopped.
+    assert max(stopped[name] for name in left) < stopped["monitor"] - 0.2

@@ -231,3 +231,45 @@ def event_loop_policy(request):
     # What the message advises: the policy in force when the run starts.
     suite.makeconftest(POLICY + "\nasyncio.set_event_loop_policy(MarkedPolicy())\n")
     suite.runpytest(DIST, *mode).assert_outcomes(passed=3)
+
+
+def test_tasks_on_a_wider_loop_scope_outlive_the_test(suite: pytest.Pytester) -> None:
+    """pytest-asyncio cancels a test's leftover tasks when its loop closes: at
+    the test's end for the default function loop, later for a test or fixture
+    with a wider ``loop_scope``. So only the former are cancelled at the end."""
+    suite.makepyfile(
+        """
+        import asyncio
+        import pytest
+        import pytest_asyncio
+
+        tasks = {}
+
+        async def forever():
+            await asyncio.sleep(3600)
+
+        @pytest_asyncio.fixture(loop_scope="module")
+        async def on_module_loop():
+            tasks["module-loop fixture"] = asyncio.create_task(forever())
+
+        @pytest_asyncio.fixture
+        async def on_function_loop():
+            tasks["function-loop fixture"] = asyncio.create_task(forever())
+
+        @pytest.mark.asyncio(loop_scope="module")
+        async def test_1_module_loop(on_module_loop, on_function_loop):
+            tasks["module-loop test"] = asyncio.create_task(forever())
+
+        @pytest.mark.asyncio
+        async def test_1_function_loop():
+            tasks["function-loop test"] = asyncio.create_task(forever())
+
+        @pytest.mark.asyncio(loop_scope="module")
+        async def test_2_later():
+            await asyncio.sleep(0.05)
+            cancelled = sorted(name for name, task in tasks.items() if task.cancelled())
+            assert cancelled == ["function-loop fixture", "function-loop test"]
+            assert all(not task.done() for name, task in tasks.items() if name not in cancelled)
+        """
+    )
+    suite.runpytest(DIST).assert_outcomes(passed=3)

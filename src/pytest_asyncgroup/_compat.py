@@ -456,6 +456,63 @@ def plain_function_methods(item: pytest.Item) -> Callable[[], None]:
     return undo
 
 
+# --- pytest-asyncio's loop scopes ---------------------------------------------------
+# pytest-asyncio runs each async test and fixture on the loop of its *loop scope*
+# and closes that loop (cancelling the tasks still on it) when the scope ends. A
+# test's loop scope: its ``asyncio`` marker's ``loop_scope`` (or older ``scope``)
+# keyword, else the ini ``asyncio_default_test_loop_scope`` ("function"). An async
+# fixture's: ``_loop_scope`` set on its function by ``pytest_asyncio.fixture``,
+# else the ini ``asyncio_default_fixture_loop_scope`` (unset or "fixture-scope": the
+# fixture's scope),
+# else the fixture's scope. Checked: pytest-asyncio 1.5.0 (``PytestAsyncioFunction.
+# _loop_scope``, ``_make_asyncio_fixture_function``, ``pytest_fixture_setup``).
+# Without pytest-asyncio, a test's is "function" and a fixture's is its scope.
+
+FUNCTION_LOOP = "function"
+
+
+def loop_scope_of_test(item: pytest.Item) -> str:
+    """The loop scope pytest-asyncio would run ``item``'s body in."""
+    marker = item.get_closest_marker("asyncio")
+    if marker is not None:
+        scope = marker.kwargs.get("loop_scope") or marker.kwargs.get("scope")
+        if scope:
+            return str(scope)
+    return _ini_scope(item.config, "asyncio_default_test_loop_scope") or FUNCTION_LOOP
+
+
+def loop_scope_of_fixture(fixturedef: Any, config: pytest.Config) -> str:
+    """The loop scope pytest-asyncio would set ``fixturedef`` up in: for a sync
+    fixture its scope; never narrower than its scope (pytest-asyncio refuses
+    that, with a scope mismatch)."""
+    scope = str(fixturedef.scope)
+    function = getattr(fixturedef.func, "__func__", fixturedef.func)
+    if not (inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function)):
+        return scope
+    loop_scope = getattr(function, "_loop_scope", None) or _ini_scope(
+        config, "asyncio_default_fixture_loop_scope"
+    )
+    if not loop_scope or loop_scope == _MATCH_FIXTURE_SCOPE:
+        return scope
+    try:
+        return max(Scope(scope), Scope(loop_scope)).value
+    except ValueError:  # not a scope name: pytest-asyncio reports it
+        return scope
+
+
+_MATCH_FIXTURE_SCOPE = "fixture-scope"
+"""The ini's value (set by pytest-asyncio when unset) for "the fixture's own scope"."""
+
+
+def _ini_scope(config: pytest.Config, name: str) -> str | None:
+    if not config.pluginmanager.has_plugin("asyncio"):
+        return None
+    try:
+        return str(config.getini(name) or "") or None
+    except ValueError:  # an older pytest-asyncio without that option
+        return None
+
+
 # --- anyio's pytest plugin --------------------------------------------------------
 # A test marked ``anyio`` runs on the backend its ``anyio_backend`` fixture names:
 # a string, or a ``(name, options)`` tuple. anyio parametrizes that fixture (by

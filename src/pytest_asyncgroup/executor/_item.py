@@ -19,6 +19,7 @@ from .. import _compat
 from ._bridge import await_only, in_bridge, run_in_greenlet
 from ._output import OutputRouting, capture_for_this_test
 from ._setupstate import CollectorTree, TestSetupState, bind
+from ._spawned import track
 from ._warnings import WarningsState
 
 
@@ -158,7 +159,11 @@ async def run_test(
         record.tearing_down = True
 
     state = TestSetupState(
-        tree, item, teardown_started=teardown_started, before_leaving=before_leaving
+        tree,
+        item,
+        teardown_started=teardown_started,
+        torn_down=track(item).cancel_left,
+        before_leaving=before_leaving,
     )
 
     def protocol() -> None:

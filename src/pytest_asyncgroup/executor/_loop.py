@@ -54,6 +54,7 @@ from ._held import GRACE, RETRY, LoopAlarm, in_test_code
 from ._item import ABORTS, TestRecord, run_test
 from ._output import OutputRouting
 from ._setupstate import CollectorTree, SetupStateRouter
+from ._spawned import around_fixtures, recording
 
 ABORTED = "aborted"
 """The stop reason of an abort (rule 5); tests in flight get ``KeyboardInterrupt``."""
@@ -433,7 +434,8 @@ class WorkerLoop:
         router = SetupStateRouter()
         with contextlib.ExitStack() as patches:
             patches.enter_context(_compat.setupstate_replaced(self._session, router))
-            patches.enter_context(_compat.fixture_execute_wrapped(locks.execute))
+            patches.enter_context(_compat.fixture_execute_wrapped(around_fixtures(locks.execute)))
+            patches.enter_context(recording(self._asyncio_loop))
             patches.enter_context(_compat.current_test_var_tolerant(self._on_phase))
             patches.callback(run_until_complete_bridged(self._asyncio_loop))
             patches.callback(self._alarm.close)

@@ -143,11 +143,13 @@ class TestSetupState:
         item: pytest.Item,
         *,
         teardown_started: Callable[[], None],
+        torn_down: Callable[[], None],
         before_leaving: Callable[[], None],
     ) -> None:
         self._tree = tree
         self._item = item
         self._teardown_started = teardown_started
+        self._torn_down = torn_down
         self._before_leaving = before_leaving
         self._left = False
         self.stack: dict[Any, Entry] = {}
@@ -174,6 +176,8 @@ class TestSetupState:
     def teardown_exact(self, nextitem: pytest.Item | None) -> None:
         """Tear the test itself down, then the collectors it was the last user of.
 
+        ``torn_down`` runs between the two (the tasks the test left running are
+        cancelled there, see ``_spawned.py``).
         ``nextitem`` is ignored: what runs next is the worker loop's business.
         ``before_leaving`` may wait (the worker loop holds the last test of an
         xdist worker here until more work or the shutdown arrives). A test run
@@ -185,6 +189,10 @@ class TestSetupState:
         entry = self.stack.pop(self._item, None)
         if entry is not None:
             errors.extend(_run_finalizers(self._item, entry[0]))
+        try:
+            self._torn_down()
+        except TEST_OUTCOME as exc:  # a timeout or stop while waiting for them
+            errors.append(exc)
         self.stack.clear()
         if not self._left:
             self._left = True
