@@ -9,12 +9,17 @@ spans from different xdist workers compare).
 
 from __future__ import annotations
 
+import asyncio  # noqa: F401  (see below)
 import json
 from collections.abc import Iterable
 
 import pytest
 
 pytest_plugins = ["pytester"]
+
+# asyncio is imported here, before any inner run: pytester's in-process runs drop
+# the modules first imported during a run, and a second import of asyncio.events
+# would leave asyncio's C accelerator (``get_event_loop``) on the first one's policy.
 
 RECORDER = """
 import asyncio, contextlib, json, os, time

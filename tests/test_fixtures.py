@@ -609,3 +609,67 @@ def test_tasks_a_test_leaves_running_are_cancelled_after_its_teardown(
         assert max(ticks[name]) < stopped[name]
     # ... and long before the run ended: test_last ran 0.3 s after they stopped.
     assert max(stopped[name] for name in left) < stopped["monitor"] - 0.2
+
+
+@pytest.mark.parametrize("mode", [[], ["-n", "2"]], ids=["one-process", "n2"])
+def test_a_test_that_stops_the_loop_fails_alone(suite: pytest.Pytester, mode: list[str]) -> None:
+    """``loop.stop()`` would end the run of every test on the worker's loop (an
+    internal error in one process); under pytest-asyncio only that test fails.
+    Here too, at the call."""
+    suite.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.mark.resource("k")
+        @pytest.mark.parametrize("i", range(3))
+        async def test_beside(i):
+            await asyncio.sleep(0.2)
+
+        @pytest.mark.resource("k")
+        async def test_stops_its_loop():
+            await asyncio.sleep(0.05)
+            asyncio.get_running_loop().stop()
+
+        @pytest.mark.resource("k")
+        def test_sync_stops_it():
+            asyncio.get_event_loop().stop()
+        """
+    )
+    result = suite.runpytest(DIST, *mode)
+    result.assert_outcomes(passed=3, failed=2)
+    result.stdout.fnmatch_lines(
+        ["*RuntimeError: pytest-asyncgroup: loop.stop() was called on the worker's event loop*"]
+    )
+
+
+@pytest.mark.parametrize("mode", [[], ["-n", "2"]], ids=["one-process", "n2"])
+def test_a_fixture_that_sets_its_own_loop_leaves_the_worker_s_loop_current(
+    suite: pytest.Pytester, mode: list[str]
+) -> None:
+    """The older fixture style sets a new loop as the current one and closes it
+    after the test; the sync code of later tests still gets the worker's loop."""
+    suite.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        def own_loop():
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+            yield loop
+            loop.close()
+
+        @pytest.mark.resource("k", exclusive=True)
+        def test_1_own_loop(own_loop):
+            assert own_loop.run_until_complete(asyncio.sleep(0, "done")) == "done"
+
+        @pytest.mark.resource("k", exclusive=True)
+        def test_2_later():
+            loop = asyncio.get_event_loop()
+            assert not loop.is_closed()
+            assert loop.run_until_complete(asyncio.sleep(0.01, "done")) == "done"
+        """
+    )
+    suite.runpytest(DIST, *mode).assert_outcomes(passed=2)

@@ -148,6 +148,48 @@ def run_until_complete_bridged(loop: asyncio.AbstractEventLoop) -> Callable[[], 
     return undo
 
 
+def stop_refused(loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
+    """Shadow ``loop.stop`` while the worker's tests run on ``loop``; returns the undo.
+
+    Stopping the worker's loop would end the run of every test on it (in one
+    process, an internal error). Under pytest-asyncio a test that stops its
+    loop fails ("Event loop stopped before Future completed"); here the call
+    fails, in that test. asyncio's own stop, when the run's main task is done,
+    comes after the undo.
+    """
+
+    def stop() -> None:
+        __tracebackhide__ = True
+        raise RuntimeError(
+            "pytest-asyncgroup: loop.stop() was called on the worker's event loop, "
+            "which runs this test together with others; a test may not stop it"
+        )
+
+    loop.stop = stop  # type: ignore[method-assign]
+
+    def undo() -> None:
+        if loop.__dict__.get("stop") is stop:
+            del loop.stop
+
+    return undo
+
+
+def current_loop_restored(loop: asyncio.AbstractEventLoop) -> None:
+    """Make ``loop`` the thread's current loop again if a test set another.
+
+    A fixture of the older style sets a loop of its own as the current one
+    (``asyncio.set_event_loop``) and closes it; sync code of the tests after
+    it still gets the worker's loop from ``asyncio.get_event_loop()``.
+    """
+    policy = asyncio.get_event_loop_policy()
+    try:
+        current = policy.get_event_loop()
+    except RuntimeError:  # set to None
+        current = None
+    if current is not loop:
+        policy.set_event_loop(loop)
+
+
 def _no_interruption() -> BaseException | None:
     return None
 

@@ -48,7 +48,14 @@ import pytest
 from .. import _compat
 from .._compat import BaseExceptionGroup
 from ._admission import Admission, Claim
-from ._bridge import await_only, run_in_greenlet, run_until_complete_bridged, worker_loop
+from ._bridge import (
+    await_only,
+    current_loop_restored,
+    run_in_greenlet,
+    run_until_complete_bridged,
+    stop_refused,
+    worker_loop,
+)
 from ._fixtures import FixtureLocks
 from ._held import GRACE, RETRY, LoopAlarm, in_test_code
 from ._item import ABORTS, TestRecord, run_test
@@ -380,6 +387,7 @@ class WorkerLoop:
             self._disarm(running)
             self._phases.pop(running.item, None)
             self.admission.release(running.claim)
+            current_loop_restored(asyncio.get_running_loop())
 
     async def _next_alone(self, previous: _Running) -> _Running | None:
         """The next waiting test, admitted in this task, if it runs alone and may start."""
@@ -438,6 +446,7 @@ class WorkerLoop:
             patches.enter_context(recording(self._asyncio_loop))
             patches.enter_context(_compat.current_test_var_tolerant(self._on_phase))
             patches.callback(run_until_complete_bridged(self._asyncio_loop))
+            patches.callback(stop_refused(self._asyncio_loop))
             patches.callback(self._alarm.close)
             patches.callback(self._output.off)
             try:
