@@ -273,3 +273,52 @@ def test_tasks_on_a_wider_loop_scope_outlive_the_test(suite: pytest.Pytester) ->
         """
     )
     suite.runpytest(DIST).assert_outcomes(passed=3)
+
+
+def test_the_ini_s_default_loop_scopes_count_too(suite: pytest.Pytester) -> None:
+    """The same rule from the ini: with ``asyncio_default_test_loop_scope`` and
+    ``asyncio_default_fixture_loop_scope`` set to ``module``, no task is cancelled
+    at its test's end, except those of a fixture or test marked for the function loop."""
+    suite.makefile(
+        ".ini",
+        pytest="""
+        [pytest]
+        asyncio_mode = auto
+        asyncio_default_test_loop_scope = module
+        asyncio_default_fixture_loop_scope = module
+        """,
+    )
+    suite.makepyfile(
+        """
+        import asyncio
+        import pytest
+        import pytest_asyncio
+
+        tasks = {}
+
+        async def forever():
+            await asyncio.sleep(3600)
+
+        @pytest.fixture
+        async def by_default():
+            tasks["default fixture"] = asyncio.create_task(forever())
+
+        @pytest_asyncio.fixture(loop_scope="function")
+        async def on_function_loop():
+            tasks["function-loop fixture"] = asyncio.create_task(forever())
+
+        async def test_1_default(by_default, on_function_loop):
+            tasks["default test"] = asyncio.create_task(forever())
+
+        @pytest.mark.asyncio(loop_scope="function")
+        async def test_1_function_loop():
+            tasks["function-loop test"] = asyncio.create_task(forever())
+
+        async def test_2_later():
+            await asyncio.sleep(0.05)
+            cancelled = sorted(name for name, task in tasks.items() if task.cancelled())
+            assert cancelled == ["function-loop fixture", "function-loop test"]
+            assert len(tasks) == 4
+        """
+    )
+    suite.runpytest(DIST).assert_outcomes(passed=3)
