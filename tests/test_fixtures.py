@@ -525,7 +525,7 @@ def test_tasks_a_test_leaves_running_are_cancelled_after_its_teardown(
     ``asyncio.Runner`` logs it, and fails nothing."""
     suite.makepyfile(
         """
-        import asyncio, time
+        import asyncio, gc, time
         import pytest
         from recorder import log
 
@@ -573,12 +573,18 @@ def test_tasks_a_test_leaves_running_are_cancelled_after_its_teardown(
             await asyncio.sleep(0)
 
         @pytest.mark.resource("k")
+        async def test_never_started(monitor):
+            asyncio.create_task(poll("never started"))
+
+        @pytest.mark.resource("k")
         async def test_last(monitor):
             await asyncio.sleep(0.3)
+            gc.collect()
         """
     )
     result = suite.runpytest(DIST, "-rA", *mode)
-    result.assert_outcomes(passed=6)
+    result.assert_outcomes(passed=7)
+    assert "never awaited" not in result.stdout.str()
     result.stdout.fnmatch_lines(
         [
             "*Captured log teardown*",

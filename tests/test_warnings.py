@@ -133,3 +133,59 @@ def test_recwarn_and_pytest_warns_see_only_their_own_test(
     result = suite.runpytest(DIST, *mode)
     result.assert_outcomes(passed=8)
     assert peak_overlap(spans(suite)) >= 4
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_warnings_in_tasks_a_test_starts_are_the_test_s(
+    suite: pytest.Pytester, mode: list[str]
+) -> None:
+    """As in a plain run, where a task's steps run while its test waits: the
+    test's filters apply to the tasks it starts (an ``error`` filter fails the
+    test awaiting the task), ``pytest.warns`` sees their warnings, and the
+    others are recorded under the test that started the task, even while the
+    tests overlap; a task with a ``catch_warnings`` of its own keeps it."""
+    suite.makeconftest(RECORDED)
+    suite.makepyfile(
+        test_tasks="""
+        import asyncio, warnings
+        import pytest
+        from recorder import span
+
+        async def warn_later(name):
+            async with span(name):
+                await asyncio.sleep(0.05)
+                warnings.warn(f"from {name}", DeprecationWarning)
+                await asyncio.sleep(0.05)
+
+        async def quiet_task(name):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                await asyncio.sleep(0.05)
+                warnings.warn(f"from {name}", DeprecationWarning)
+
+        @pytest.mark.filterwarnings("error::DeprecationWarning")
+        @pytest.mark.parametrize("i", range(2))
+        async def test_strict(i):
+            await asyncio.create_task(warn_later(f"strict{i}"))
+
+        @pytest.mark.parametrize("i", range(2))
+        async def test_lenient(i):
+            await asyncio.gather(warn_later(f"lenient{i}"))
+
+        async def test_warns():
+            with pytest.warns(DeprecationWarning, match="from caught"):
+                await asyncio.create_task(warn_later("caught"))
+
+        @pytest.mark.filterwarnings("error::DeprecationWarning")
+        async def test_task_ignores_its_own():
+            await asyncio.create_task(quiet_task("ignored"))
+        """
+    )
+    result = suite.runpytest(DIST, *mode)
+    result.assert_outcomes(passed=4, failed=2)
+    for i in range(2):
+        result.stdout.fnmatch_lines(
+            [f"FAILED *test_strict[[]{i}[]] - DeprecationWarning: from strict{i}"]
+        )
+    assert peak_overlap(spans(suite)) == 3  # the tasks that ended without an error
+    assert _recorded(suite) == {(f"test_lenient[{i}]", f"from lenient{i}") for i in range(2)}

@@ -60,15 +60,15 @@ class _TestSteps:
     """What the bridge does around each step of an overlapping test's code:
     swap in its warnings state, and time how long it holds the loop."""
 
-    __slots__ = ("_record", "_started", "_warnings")
+    __slots__ = ("_record", "_started", "warnings")
 
     def __init__(self, record: TestRecord) -> None:
         self._record = record
-        self._warnings = WarningsState()
+        self.warnings = WarningsState()
         self._started = 0.0
 
     def enter(self) -> None:
-        self._warnings.enter()
+        self.warnings.enter()
         self._started = self._record.step_started = time.perf_counter()
 
     def exit(self) -> None:
@@ -76,7 +76,7 @@ class _TestSteps:
         held = time.perf_counter() - self._started
         if held > self._record.blocked:
             self._record.blocked = held
-        self._warnings.exit()
+        self.warnings.exit()
 
 
 class _StepClock:
@@ -143,6 +143,7 @@ async def run_test(
     record.started = time.perf_counter()
     item.stash[RECORD] = record
     scope: _TestSteps | _StepClock | None = None
+    warnings: WarningsState | None = None  # the tasks it starts run their steps under it
     if alone:  # nothing runs beside it: pytest's own per-process machinery is right
         output.off()
         undo_fixtures: Callable[[], None] = _no_undo
@@ -152,6 +153,7 @@ async def run_test(
         output.on()
         capture_for_this_test()
         scope = _TestSteps(record)
+        warnings = scope.warnings
         undo_fixtures = _compat.isolate_function_fixtures(item)
     undo_methods = _compat.plain_function_methods(item)
 
@@ -162,7 +164,7 @@ async def run_test(
         tree,
         item,
         teardown_started=teardown_started,
-        torn_down=track(item).cancel_left,
+        torn_down=track(item, warnings).cancel_left,
         before_leaving=before_leaving,
     )
 

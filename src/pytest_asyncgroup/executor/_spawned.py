@@ -1,4 +1,4 @@
-"""Tasks a test leaves running: cancelled at the end of its own teardown.
+"""Tasks a test starts: run under its warnings, cancelled after its teardown.
 
 pytest-asyncio runs a test on a loop of its loop scope ("function" by default)
 and closes that loop when the scope ends, cancelling whatever tasks are still
@@ -12,6 +12,11 @@ the test's context, which the tasks it creates inherit). Once the test's own
 fixtures are torn down, :meth:`SpawnedTasks.cancel_left` cancels those still
 pending and waits for them, as closing pytest-asyncio's loop does.
 
+The steps of a test's tasks run under the test's warnings state, when it
+overlaps others (``_warnings.py``): each task's coroutine is wrapped in one
+that enters it around each step (named as the coroutine, for the task's repr;
+``task.get_coro()`` returns the wrapper).
+
 Code that pytest-asyncio runs on a wider loop (a module or session fixture, a
 test or fixture with ``loop_scope="session"``) runs with :data:`_SPAWNED`
 unset: its tasks live until the run ends, as they would live with that loop.
@@ -22,12 +27,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import types
 import weakref
 from collections.abc import Callable, Coroutine, Iterator
-from typing import Any
+from typing import Any, cast
 
 from .. import _compat
-from ._bridge import await_only
+from ._bridge import Scoped, await_only
+from ._warnings import TaskWarnings, WarningsState
 
 _SPAWNED: contextvars.ContextVar[SpawnedTasks | None] = contextvars.ContextVar(
     "pytest_asyncgroup_spawned", default=None
@@ -43,12 +50,14 @@ FixtureExecute = Callable[[Any, Any, Any], Any]
 class SpawnedTasks:
     """The tasks one test created on its function-scoped loop."""
 
-    __slots__ = ("_tasks",)
+    __slots__ = ("_tasks", "warnings")
 
-    def __init__(self) -> None:
+    def __init__(self, warnings: WarningsState | None) -> None:
         # Weak, as asyncio's own registry: a finished task nobody holds is
         # collected (and logs "exception was never retrieved") when it would be.
         self._tasks: weakref.WeakSet[asyncio.Future[Any]] = weakref.WeakSet()
+        self.warnings = warnings
+        """The test's warnings state, if it overlaps others (None: pytest's own)."""
 
     def add(self, task: asyncio.Future[Any]) -> None:
         self._tasks.add(task)
@@ -82,9 +91,10 @@ class SpawnedTasks:
                 )
 
 
-def track(item: Any) -> SpawnedTasks:
-    """Start recording the tasks ``item`` creates (in the caller's context)."""
-    tasks = SpawnedTasks()
+def track(item: Any, warnings: WarningsState | None) -> SpawnedTasks:
+    """Start recording the tasks ``item`` creates (in the caller's context);
+    ``warnings``: the test's own warnings state, for their steps."""
+    tasks = SpawnedTasks(warnings)
     _TEST.set(tasks)
     _SPAWNED.set(tasks if _compat.loop_scope_of_test(item) == _compat.FUNCTION_LOOP else None)
     return tasks
@@ -119,16 +129,37 @@ def task_factory(previous: TaskFactory | None) -> TaskFactory:
     def create(
         loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any], **kwargs: Any
     ) -> asyncio.Future[Any]:
+        tasks = _SPAWNED.get()
+        inner = None
+        if tasks is not None and tasks.warnings is not None and asyncio.iscoroutine(coro):
+            inner, coro = coro, _under(coro, TaskWarnings(tasks.warnings))
         if previous is not None:
             task = previous(loop, coro, **kwargs)
         else:
             task = asyncio.Task(coro, loop=loop, **kwargs)
-        tasks = _SPAWNED.get()
         if tasks is not None:
             tasks.add(task)
+        if inner is not None:
+            # Cancelled before its first step, the wrapper ends without starting
+            # ``inner``: close it, as the task would have ("never awaited" else).
+            task.add_done_callback(lambda _: inner.close())
         return task
 
     return create
+
+
+def _under(coro: Coroutine[Any, Any, Any], scope: TaskWarnings) -> Coroutine[Any, Any, Any]:
+    """``coro`` with ``scope`` entered around each of its steps, named as ``coro``
+    (the task's repr shows its name)."""
+
+    async def stepped() -> Any:
+        __tracebackhide__ = True
+        return await Scoped(coro, scope)
+
+    wrapper = cast("types.CoroutineType[Any, Any, Any]", stepped())
+    wrapper.__name__ = getattr(coro, "__name__", wrapper.__name__)
+    wrapper.__qualname__ = getattr(coro, "__qualname__", wrapper.__qualname__)
+    return wrapper
 
 
 @contextlib.contextmanager
