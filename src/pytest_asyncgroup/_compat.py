@@ -462,10 +462,10 @@ def plain_function_methods(item: pytest.Item) -> Callable[[], None]:
 # test's loop scope: its ``asyncio`` marker's ``loop_scope`` (or older ``scope``)
 # keyword, else the ini ``asyncio_default_test_loop_scope`` ("function"). An async
 # fixture's: ``_loop_scope`` set on its function by ``pytest_asyncio.fixture``,
-# else the ini ``asyncio_default_fixture_loop_scope`` (unset or "fixture-scope": the
-# fixture's scope),
-# else the fixture's scope. Checked: pytest-asyncio 1.5.0 (``PytestAsyncioFunction.
-# _loop_scope``, ``_make_asyncio_fixture_function``, ``pytest_fixture_setup``).
+# else the ini ``asyncio_default_fixture_loop_scope``, else (unset, or
+# "fixture-scope") the fixture's scope. Checked: pytest-asyncio 1.5.0
+# (``PytestAsyncioFunction._loop_scope``, ``_make_asyncio_fixture_function``,
+# ``pytest_fixture_setup``).
 # Without pytest-asyncio, a test's is "function" and a fixture's is its scope.
 
 FUNCTION_LOOP = "function"
