@@ -139,13 +139,7 @@ def run_until_complete_bridged(loop: asyncio.AbstractEventLoop) -> Callable[[], 
             return await_only(future)
         return original(future)
 
-    loop.run_until_complete = run_until_complete  # type: ignore[method-assign,assignment]
-
-    def undo() -> None:
-        if loop.__dict__.get("run_until_complete") is run_until_complete:
-            del loop.run_until_complete
-
-    return undo
+    return _shadowed(loop, "run_until_complete", run_until_complete)
 
 
 def stop_refused(loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
@@ -165,11 +159,19 @@ def stop_refused(loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
             "which runs this test together with others; a test may not stop it"
         )
 
-    loop.stop = stop  # type: ignore[method-assign]
+    return _shadowed(loop, "stop", stop)
+
+
+def _shadowed(
+    loop: asyncio.AbstractEventLoop, name: str, replacement: Callable[..., Any]
+) -> Callable[[], None]:
+    """Put ``replacement`` on the ``loop`` instance in place of its method ``name``;
+    return the undo (which leaves alone a replacement made since by someone else)."""
+    setattr(loop, name, replacement)
 
     def undo() -> None:
-        if loop.__dict__.get("stop") is stop:
-            del loop.stop
+        if loop.__dict__.get(name) is replacement:
+            delattr(loop, name)
 
     return undo
 
