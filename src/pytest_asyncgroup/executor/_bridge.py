@@ -253,7 +253,7 @@ async def run_in_greenlet(
     value: Any = sync_step(child.switch, function)
     while not isinstance(value, _Finished):
         try:
-            result = await (value if scope is None else Scoped(value, scope))
+            result = await (value if scope is None else _Scoped(value, scope))
         except BaseException as exc:  # every outcome goes back to the test's code
             thrown = exc
             if isinstance(exc, asyncio.CancelledError):
@@ -273,7 +273,7 @@ async def run_in_greenlet(
     return value.value  # type: ignore[no-any-return]
 
 
-class Scoped:
+class _Scoped:
     """Awaits ``awaitable`` with ``scope`` entered for each of its steps."""
 
     __slots__ = ("_awaitable", "_scope")

@@ -13,9 +13,9 @@ fixtures are torn down, :meth:`SpawnedTasks.cancel_left` cancels those still
 pending and waits for them, as closing pytest-asyncio's loop does.
 
 The steps of a test's tasks run under the test's warnings state, when it
-overlaps others (``_warnings.py``): each task's coroutine is wrapped in one
-that enters it around each step (named as the coroutine, for the task's repr;
-``task.get_coro()`` returns the wrapper).
+overlaps others (``_warnings.py``): each task's coroutine is wrapped in an
+object that enters it around each step and reads as the coroutine otherwise
+(``task.get_coro()`` returns the wrapper).
 
 Code that pytest-asyncio runs on a wider loop (a module or session fixture, a
 test or fixture with ``loop_scope="session"``) runs with :data:`_SPAWNED`
@@ -25,15 +25,15 @@ unset: its tasks live until the run ends, as they would live with that loop.
 from __future__ import annotations
 
 import asyncio
+import collections.abc
 import contextlib
 import contextvars
-import types
 import weakref
-from collections.abc import Callable, Coroutine, Iterator
-from typing import Any, cast
+from collections.abc import Callable, Coroutine, Generator, Iterator
+from typing import Any
 
 from .. import _compat
-from ._bridge import Scoped, await_only
+from ._bridge import await_only
 from ._warnings import TaskWarnings, WarningsState
 
 _SPAWNED: contextvars.ContextVar[SpawnedTasks | None] = contextvars.ContextVar(
@@ -130,36 +130,61 @@ def task_factory(previous: TaskFactory | None) -> TaskFactory:
         loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any], **kwargs: Any
     ) -> asyncio.Future[Any]:
         tasks = _SPAWNED.get()
-        inner = None
         if tasks is not None and tasks.warnings is not None and asyncio.iscoroutine(coro):
-            inner, coro = coro, _under(coro, TaskWarnings(tasks.warnings))
+            coro = _Stepped(coro, TaskWarnings(tasks.warnings))
         if previous is not None:
             task = previous(loop, coro, **kwargs)
         else:
             task = asyncio.Task(coro, loop=loop, **kwargs)
         if tasks is not None:
             tasks.add(task)
-        if inner is not None:
-            # Cancelled before its first step, the wrapper ends without starting
-            # ``inner``: close it, as the task would have ("never awaited" else).
-            task.add_done_callback(lambda _: inner.close())
         return task
 
     return create
 
 
-def _under(coro: Coroutine[Any, Any, Any], scope: TaskWarnings) -> Coroutine[Any, Any, Any]:
-    """``coro`` with ``scope`` entered around each of its steps, named as ``coro``
-    (the task's repr shows its name)."""
+class _Stepped(collections.abc.Coroutine):  # type: ignore[type-arg]
+    """``inner`` with ``scope`` entered around each of its steps, for a task.
 
-    async def stepped() -> Any:
-        __tracebackhide__ = True
-        return await Scoped(coro, scope)
+    The task drives it as it drives ``inner`` (``send``, ``throw``, ``close``);
+    every other attribute is ``inner``'s (``cr_frame``, ``cr_code``, the name),
+    so the task's repr, ``get_stack()`` and coroutine-state checks read
+    ``inner``. Cancelled before its first step, ``inner`` gets the throw and
+    ends as it would in a task of its own (not "never awaited").
+    """
 
-    wrapper = cast("types.CoroutineType[Any, Any, Any]", stepped())
-    wrapper.__name__ = getattr(coro, "__name__", wrapper.__name__)
-    wrapper.__qualname__ = getattr(coro, "__qualname__", wrapper.__qualname__)
-    return wrapper
+    __slots__ = ("_inner", "_scope")
+
+    def __init__(self, inner: Coroutine[Any, Any, Any], scope: TaskWarnings) -> None:
+        self._inner = inner
+        self._scope = scope
+
+    def send(self, value: Any) -> Any:
+        self._scope.enter()
+        try:
+            return self._inner.send(value)
+        finally:
+            self._scope.exit()
+
+    def throw(self, *args: Any) -> Any:
+        self._scope.enter()
+        try:
+            return self._inner.throw(*args)
+        finally:
+            self._scope.exit()
+
+    def close(self) -> None:
+        self._scope.enter()
+        try:
+            self._inner.close()
+        finally:
+            self._scope.exit()
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self._inner.__await__()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
 
 
 @contextlib.contextmanager
