@@ -199,36 +199,65 @@ else:  # Python 3.10: the backport pytest itself depends on
     from exceptiongroup import BaseExceptionGroup as BaseExceptionGroup
 
 
-# --- per-test function-scoped fixtures -------------------------------------------
+# --- per-test and per-node FixtureDefs ---------------------------------------------
 # A FixtureDef caches one value (``cached_result``) and one ``_finalizers`` list for
-# every test. Concurrent tests get shallow copies of their function-scoped
-# FixtureDefs with an empty cache, installed through ``item._fixtureinfo``
-# (a frozen dataclass: ``name2fixturedefs``) and ``item._initrequest()``.
+# every test, and every node: a module fixture of a ``conftest.py`` is one
+# FixtureDef for all its modules, cached under the parameter index only. pytest
+# relies on its one-stack SetupState to finish one module's instance before the
+# next module asks. Overlapping tests instead get, per FixtureDef, the copy that
+# belongs to the node pytest caches its value on (``caching_node``), installed
+# through ``item._fixtureinfo`` (a frozen dataclass: ``name2fixturedefs``) and
+# ``item._initrequest()``.
 # pytest 8.3's TopRequest copies ``name2fixturedefs`` (``.copy()``); 9.x uses it as
 # is and no longer caches dynamic ``getfixturevalue`` look-ups in it. The dict
-# below answers a look-up miss with copies itself, and copies as its own type.
+# below answers a look-up miss with the chosen instances itself, and copies as
+# its own type. ``runtestprotocol`` drops ``item._request`` after the teardown, so
+# nothing of a run's copies outlives it on the item.
 # Checked: pytest 8.3.5, 9.2.0.
+
+FixtureDefChoice = Callable[[pytest.Item, Any], Any]
+"""Given a test and one of its FixtureDefs, the FixtureDef object it is to use."""
 
 
 def is_function_scoped(fixturedef: Any) -> bool:
     return getattr(fixturedef, "_scope", None) is Scope.Function
 
 
-def _fresh_copy(fixturedef: Any) -> Any:
-    if not is_function_scoped(fixturedef):
-        return fixturedef
+def caching_node(item: pytest.Item, fixturedef: Any) -> Any:
+    """The node whose instance of ``fixturedef`` the test ``item`` gets.
+
+    As ``SubRequest.__init__`` decides (pytest 8.3, 9.2): the scope is the
+    parametrization's (``callspec._arg2scope``) for a parametrized name, else the
+    fixture's; a package fixture belongs to the package that defines it (else the
+    session: ``get_scope_package``); a class fixture outside a class falls back to
+    the test itself.
+    """
+    scope = fixturedef._scope
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and fixturedef.argname in callspec.params:
+        scope = callspec._arg2scope.get(fixturedef.argname, scope)
+    if scope is Scope.Function:
+        return item
+    if scope is Scope.Package:
+        return _fixtures.get_scope_package(item, fixturedef)
+    return _fixtures.get_scope_node(item, scope) or item
+
+
+def empty_copy(fixturedef: Any) -> Any:
+    """A FixtureDef like ``fixturedef`` with nothing cached and no finalizers."""
     clone = copy.copy(fixturedef)
     clone.cached_result = None
     clone._finalizers = []
     return clone
 
 
-class _PerTestFixtureDefs(dict):  # type: ignore[type-arg]
-    """name -> FixtureDefs for one test, copying function-scoped ones on first use."""
+class _ChosenFixtureDefs(dict):  # type: ignore[type-arg]
+    """name -> FixtureDefs for one test, each the one ``choose`` picks for it."""
 
-    def __init__(self, item: pytest.Item, data: dict[str, Any]) -> None:
+    def __init__(self, item: pytest.Item, choose: FixtureDefChoice, data: dict[str, Any]) -> None:
         super().__init__(data)
         self._item = item
+        self._choose = choose
 
     def get(self, name: str, default: Any = None) -> Any:
         if name in self:
@@ -236,27 +265,29 @@ class _PerTestFixtureDefs(dict):  # type: ignore[type-arg]
         found = self._item.session._fixturemanager.getfixturedefs(name, self._item)
         if found is None:
             return default
-        copies = tuple(_fresh_copy(fixturedef) for fixturedef in found)
-        self[name] = copies
-        return copies
+        chosen = tuple(self._choose(self._item, fixturedef) for fixturedef in found)
+        self[name] = chosen
+        return chosen
 
-    def copy(self) -> _PerTestFixtureDefs:
-        return _PerTestFixtureDefs(self._item, dict(self))
+    def copy(self) -> _ChosenFixtureDefs:
+        return _ChosenFixtureDefs(self._item, self._choose, dict(self))
 
 
-def isolate_function_fixtures(item: pytest.Item) -> Callable[[], None]:
-    """Give ``item`` its own function-scoped FixtureDefs; return the undo."""
+def fixturedefs_chosen(item: pytest.Item, choose: FixtureDefChoice) -> Callable[[], None]:
+    """Have ``item`` use, for each of its FixtureDefs, the one ``choose`` picks
+    (now and for dynamic ``getfixturevalue``); return the undo."""
     info = getattr(item, "_fixtureinfo", None)
     if info is None or not hasattr(item, "_initrequest"):
-        return lambda: None
-    copies = _PerTestFixtureDefs(
+        return _nothing_to_undo
+    chosen = _ChosenFixtureDefs(
         item,
+        choose,
         {
-            name: tuple(_fresh_copy(fixturedef) for fixturedef in fixturedefs)
+            name: tuple(choose(item, fixturedef) for fixturedef in fixturedefs)
             for name, fixturedefs in info.name2fixturedefs.items()
         },
     )
-    item._fixtureinfo = dataclasses.replace(info, name2fixturedefs=copies)  # type: ignore[attr-defined]
+    item._fixtureinfo = dataclasses.replace(info, name2fixturedefs=chosen)  # type: ignore[attr-defined]
     item._initrequest()
 
     def undo() -> None:

@@ -40,6 +40,8 @@ what it makes belongs to the loop the async tests run on.
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
 import threading
 from collections.abc import Awaitable, Callable, Generator
 from typing import Any, Protocol, TypeVar
@@ -126,6 +128,35 @@ def await_only(awaitable: Awaitable[T]) -> T:
         )
     result: T = current.parent.switch(awaitable)
     return result
+
+
+class LoopLock:
+    """A lock for tests' sync code (in their greenlets): taken without a switch
+    when free; waiters wait on the worker's loop."""
+
+    def __init__(self) -> None:
+        self._held = False
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    def acquire(self) -> None:
+        __tracebackhide__ = True
+        while self._held:
+            waiter: asyncio.Future[None] = worker_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await_only(waiter)
+            finally:
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(waiter)
+        self._held = True
+
+    def release(self) -> None:
+        self._held = False
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                break
 
 
 def run_until_complete_bridged(loop: asyncio.AbstractEventLoop) -> Callable[[], None]:

@@ -1,4 +1,21 @@
-"""Fixtures under concurrency: async fixture functions, and higher-scoped first runs.
+"""Fixtures under concurrency: scope instances, async fixture functions, and
+higher-scoped first runs.
+
+Scope instances: pytest keeps one cached value per FixtureDef, and a module
+fixture of a ``conftest.py`` is one FixtureDef for every module. With tests of
+two modules overlapping, each module still gets its own instance:
+:class:`ScopeInstances` gives every test, for each of its FixtureDefs, the
+object that holds its node's instance. Worked example, a ``conftest.py`` module
+fixture ``db`` used by ``test_a.py`` and ``test_b.py``, with a function fixture
+``row``::
+
+    test_a.py::t1 starts     db -> copy for test_a.py (new), row -> a fresh copy
+    test_b.py::t1 starts     db -> copy for test_b.py (new): set up beside a's
+    test_a.py::t2 starts     db -> copy for test_a.py (cached: a's instance)
+    test_a.py torn down      its copies are finished, then forgotten
+
+Session fixtures use the FixtureDef itself (one session per process), and so
+does a test that runs alone for its function fixtures.
 
 Async fixtures: pytest only calls sync fixture functions. While a test runs on
 the worker loop, an ``async def`` or async-generator fixture function is
@@ -9,13 +26,12 @@ sees a sync function and steps aside).
 
 Higher-scoped fixtures: while test A is suspended in a module fixture's async
 setup, test B must not start a second setup of it; B waits on the fixture's
-:class:`FirstRunLock` and then finds the cached value.
+:class:`LoopLock` and then finds the cached value.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import inspect
 import weakref
@@ -25,7 +41,7 @@ from typing import Any
 import pytest
 
 from .. import _compat
-from ._bridge import await_only, in_bridge, worker_loop
+from ._bridge import LoopLock, await_only, in_bridge
 from ._item import on_other_backend
 
 
@@ -120,39 +136,64 @@ def _refusal(name: str) -> Callable[..., Any]:
     return refuse
 
 
-class FirstRunLock:
-    """A lock taken without a switch when free; waiters wait on the loop."""
+class ScopeInstances:
+    """Which FixtureDef object holds each test's instance of each fixture, for one run.
+
+    - a function fixture (and a class fixture outside a class, which pytest
+      caches on the test): a fresh empty copy per overlapping test; the
+      FixtureDef itself for a test that runs alone;
+    - a session fixture: the FixtureDef itself;
+    - a class, module or package fixture: one empty copy per node, made on the
+      first test under that node to ask, kept while the node is live
+      (:meth:`release` when it is torn down). pytest's own ``execute`` then
+      caches, finishes and re-parametrizes that copy as it would the FixtureDef.
+    """
 
     def __init__(self) -> None:
-        self._held = False
-        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._copies: dict[Any, dict[Any, Any]] = {}  # node -> FixtureDef -> copy
 
-    def acquire(self) -> None:
-        __tracebackhide__ = True
-        while self._held:
-            waiter: asyncio.Future[None] = worker_loop().create_future()
-            self._waiters.append(waiter)
-            try:
-                await_only(waiter)
-            finally:
-                with contextlib.suppress(ValueError):
-                    self._waiters.remove(waiter)
-        self._held = True
+    def use_for(self, item: pytest.Item, *, alone: bool) -> Callable[[], None]:
+        """Give ``item`` its instances (see the class docstring); return the undo."""
+        return _compat.fixturedefs_chosen(item, self._alone if alone else self._overlapping)
 
-    def release(self) -> None:
-        self._held = False
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                break
+    def _overlapping(self, item: pytest.Item, fixturedef: Any) -> Any:
+        node = _compat.caching_node(item, fixturedef)
+        if node is item:
+            return _compat.empty_copy(fixturedef)
+        return self._of_node(node, item, fixturedef)
+
+    def _alone(self, item: pytest.Item, fixturedef: Any) -> Any:
+        node = _compat.caching_node(item, fixturedef)
+        if node is item:
+            return fixturedef
+        return self._of_node(node, item, fixturedef)
+
+    def _of_node(self, node: Any, item: pytest.Item, fixturedef: Any) -> Any:
+        if node is item.session:
+            return fixturedef
+        copies = self._copies.get(node)
+        if copies is None:
+            copies = self._copies[node] = {}
+        instance = copies.get(fixturedef)
+        if instance is None:
+            instance = copies[fixturedef] = _compat.empty_copy(fixturedef)
+        return instance
+
+    def release(self, node: Any) -> None:
+        """``node`` was torn down: its instances are finished; forget them."""
+        self._copies.pop(node, None)
+
+    def live(self) -> int:
+        """How many per-node instances are kept now."""
+        return sum(len(copies) for copies in self._copies.values())
 
 
 class FixtureLocks:
-    """One :class:`FirstRunLock` per higher-scoped FixtureDef, for one run."""
+    """One :class:`LoopLock` per higher-scoped FixtureDef (per node instance), for one run."""
 
     def __init__(self) -> None:
-        self._locks: dict[Any, FirstRunLock] = {}  # FixtureDefs hash by identity
+        # FixtureDefs hash by identity; a node's copies go with the node.
+        self._locks: weakref.WeakKeyDictionary[Any, LoopLock] = weakref.WeakKeyDictionary()
 
     def execute(self, original: Callable[[Any, Any], Any], fixturedef: Any, request: Any) -> Any:
         """Stands in for ``FixtureDef.execute`` during the run."""
@@ -161,7 +202,7 @@ class FixtureLocks:
             return original(fixturedef, request)
         lock = self._locks.get(fixturedef)
         if lock is None:
-            lock = self._locks[fixturedef] = FirstRunLock()
+            lock = self._locks[fixturedef] = LoopLock()
         lock.acquire()
         try:
             return original(fixturedef, request)

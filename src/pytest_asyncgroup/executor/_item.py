@@ -2,16 +2,19 @@
 
 The protocol is pytest's own ``pytest_runtest_protocol``, so every plugin's hooks
 run as usual and reports stream as each phase ends. Around it, the test gets:
-its own function-scoped FixtureDefs, its own setup stack bound in its own
-context, and plain ``Function`` methods if pytest-asyncio replaced them.
+its node's instance of each class/module/package fixture and, when it overlaps
+others, its own function-scoped FixtureDefs (``_fixtures.py``); its own setup
+stack bound in its own context; and plain ``Function`` methods if
+pytest-asyncio replaced them.
 """
 
 from __future__ import annotations
 
 import inspect
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -21,6 +24,9 @@ from ._output import OutputRouting, capture_for_this_test
 from ._setupstate import CollectorTree, TestSetupState, bind
 from ._spawned import track
 from ._warnings import WarningsState
+
+if TYPE_CHECKING:
+    from ._fixtures import ScopeInstances
 
 
 @dataclass(slots=True)
@@ -120,16 +126,14 @@ def call_async_test(pyfuncitem: pytest.Function) -> bool:
     return True
 
 
-def _no_undo() -> None:
-    pass
-
-
 async def run_test(
     item: pytest.Item,
     record: TestRecord,
     tree: CollectorTree,
+    instances: ScopeInstances,
     before_leaving: Callable[[], None],
     *,
+    next_batch: Callable[[], Collection[Any] | None],
     alone: bool,
     output: OutputRouting,
     timed: bool = False,
@@ -146,7 +150,6 @@ async def run_test(
     warnings: WarningsState | None = None  # the tasks it starts run their steps under it
     if alone:  # nothing runs beside it: pytest's own per-process machinery is right
         output.off()
-        undo_fixtures: Callable[[], None] = _no_undo
         if timed:  # its steps are timed, for a timeout when it holds the loop
             scope = _StepClock(record)
     else:
@@ -154,7 +157,7 @@ async def run_test(
         capture_for_this_test()
         scope = _TestSteps(record)
         warnings = scope.warnings
-        undo_fixtures = _compat.isolate_function_fixtures(item)
+    undo_fixtures = instances.use_for(item, alone=alone)
     undo_methods = _compat.plain_function_methods(item)
 
     def teardown_started() -> None:
@@ -166,6 +169,7 @@ async def run_test(
         teardown_started=teardown_started,
         torn_down=track(item, warnings).cancel_left,
         before_leaving=before_leaving,
+        next_batch=next_batch,
     )
 
     def protocol() -> None:

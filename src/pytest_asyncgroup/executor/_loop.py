@@ -56,7 +56,7 @@ from ._bridge import (
     stop_refused,
     worker_loop,
 )
-from ._fixtures import FixtureLocks
+from ._fixtures import FixtureLocks, ScopeInstances
 from ._held import GRACE, RETRY, LoopAlarm, in_test_code
 from ._item import ABORTS, TestRecord, run_test
 from ._output import OutputRouting
@@ -76,15 +76,16 @@ class _Batches:
     def __init__(self) -> None:
         self.number = 0
         self._params: dict[str, int] = {}
+        self.last: dict[int, pytest.Item] = {}
+        """The last test submitted in each batch."""
 
     def of(self, item: pytest.Item) -> int:
         params = _compat.higher_scope_params(item)
-        if not params:
-            return self.number
-        if any(self._params.get(name, index) != index for name, index in params.items()):
+        if params and any(self._params.get(name, index) != index for name, index in params.items()):
             self.number += 1
             self._params = {}
         self._params.update(params)
+        self.last[self.number] = item
         return self.number
 
 
@@ -94,6 +95,8 @@ class _Running:
     claim: Claim
     record: TestRecord
     done_reported: bool = False
+    left: bool = False
+    """The test has counted itself out of its collectors (it is tearing them down, or done)."""
     timer: asyncio.TimerHandle | None = None
     timeouts: int = 0
     seconds: float = 0.0
@@ -123,7 +126,8 @@ class WorkerLoop:
         self._claim_of = claim_of
         self._on_done = on_done
         self.admission = Admission(concurrency=concurrency, limits=dict(limits or {}))
-        self._tree = CollectorTree()
+        self._instances = ScopeInstances()
+        self._tree = CollectorTree(torn_down=self._instances.release)
         self._batches = _Batches()
         # Tests leave from the front as they start: an OrderedDict finds its first
         # entry at once, where a dict scans past every slot emptied before it.
@@ -372,7 +376,9 @@ class WorkerLoop:
                     running.item,
                     running.record,
                     self._tree,
+                    self._instances,
                     lambda: self._before_leaving(running),
+                    next_batch=lambda: self._next_batch(running),
                     alone=running.claim.alone,
                     output=self._output,
                     timed=running.seconds > 0,
@@ -431,6 +437,20 @@ class WorkerLoop:
                 earlier = running.record.held
                 running.record.held = (earlier[0] if earlier else held_from, time.time())
         self._drop_waiting_if_stopping()
+
+    def _next_batch(self, running: _Running) -> frozenset[object] | None:
+        """As ``running``'s test leaves its collectors, if it ends its batch (rule 1:
+        every other test has left, and the next waits for a new batch): the
+        collectors to keep live. As in a plain run between the batch's last test
+        in order and the next batch's first: those both are under."""
+        running.left = True
+        if not self._waiting or any(not other.left for other in self._running.values()):
+            return None
+        item, (batch, _) = next(iter(self._waiting.items()))
+        if batch == self._running_batch:
+            return None
+        last = self._batches.last.pop(self._running_batch, running.item)
+        return frozenset(item.listchain()) & frozenset(last.listchain())
 
     async def serve(self) -> None:
         """Run every submitted test; return when closed and all have finished."""

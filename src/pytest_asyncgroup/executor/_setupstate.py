@@ -29,9 +29,10 @@ Worked example, ``m1: t1 t2`` and ``m2: t3``, all three overlapping::
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     import pytest
 
 from .._compat import TEST_OUTCOME, BaseExceptionGroup
+from ._bridge import LoopLock
 
 Finalizers = list[Callable[[], object]]
 Failure = tuple[BaseException, "TracebackType | None"]
@@ -68,9 +70,13 @@ def _raise_all(errors: list[BaseException]) -> None:
 class CollectorTree:
     """Live collectors shared by overlapping tests, each torn down after its last test."""
 
-    def __init__(self) -> None:
+    def __init__(self, torn_down: Callable[[Any], None] = lambda node: None) -> None:
         self.entries: dict[Any, Entry] = {}
         self._users: dict[Any, int] = {}
+        self._torn_down = torn_down
+        """Told each collector once its finalizers have run (its fixture instances
+        are finished then)."""
+        self._tearing_down = LoopLock()
 
     def expect(self, items: Iterable[pytest.Item]) -> None:
         """Count ``items`` as future users of their collectors."""
@@ -109,19 +115,45 @@ class CollectorTree:
             raise failure.with_traceback(traceback)
         return entry
 
-    def leave(self, item: pytest.Item) -> None:
-        """``item`` is done: tear down, innermost first, collectors it was the last user of."""
-        for node in item.listchain()[:-1]:
-            self._users[node] -= 1
-        _raise_all(self.teardown_unused())
+    def leave(
+        self, item: pytest.Item, next_batch: Callable[[], Collection[Any] | None] = lambda: None
+    ) -> None:
+        """``item`` is done: tear down, innermost first, collectors it was the last user of.
 
-    def teardown_unused(self) -> list[BaseException]:
-        """Tear down, innermost first, live collectors no expected test needs."""
-        return self._teardown(lambda node: self._users.get(node, 0) <= 0)
+        When ``next_batch()`` (asked once ``item`` has counted itself out) names
+        collectors - every other test has left, and the next test starts a new
+        batch - also every other live one, as plain pytest's
+        ``teardown_exact(nextitem)`` would have by then. Where pytest's order
+        (grouped by a parametrized fixture) splits a class or module, its
+        fixtures are so set up again for its next run of tests, as in a plain run.
+        """
+        with self._one_teardown_at_a_time():
+            for node in item.listchain()[:-1]:
+                self._users[node] -= 1
+            keep = next_batch()
+            errors = self._teardown(
+                lambda node: (
+                    self._users.get(node, 0) <= 0 or (keep is not None and node not in keep)
+                )
+            )
+        _raise_all(errors)
 
     def teardown_all(self) -> list[BaseException]:
         """Tear down every live collector (the run ends early)."""
-        return self._teardown(lambda node: True)
+        with self._one_teardown_at_a_time():
+            return self._teardown(lambda node: True)
+
+    @contextlib.contextmanager
+    def _one_teardown_at_a_time(self) -> Iterator[None]:
+        # A finalizer may wait (an async fixture's teardown). A test leaving
+        # meanwhile waits too, and only then counts itself out: so it neither
+        # tears a collector down twice, nor tears down a parent before its child,
+        # nor has the teardown of its own collectors reported in another test.
+        self._tearing_down.acquire()
+        try:
+            yield
+        finally:
+            self._tearing_down.release()
 
     def _teardown(self, unused: Callable[[Any], bool]) -> list[BaseException]:
         errors: list[BaseException] = []
@@ -129,6 +161,7 @@ class CollectorTree:
             if unused(node):
                 finalizers, _ = self.entries.pop(node)
                 errors.extend(_run_finalizers(node, finalizers))
+                self._torn_down(node)
         return errors
 
 
@@ -145,12 +178,14 @@ class TestSetupState:
         teardown_started: Callable[[], None],
         torn_down: Callable[[], None],
         before_leaving: Callable[[], None],
+        next_batch: Callable[[], Collection[Any] | None] = lambda: None,
     ) -> None:
         self._tree = tree
         self._item = item
         self._teardown_started = teardown_started
         self._torn_down = torn_down
         self._before_leaving = before_leaving
+        self._next_batch = next_batch
         self._left = False
         self.stack: dict[Any, Entry] = {}
 
@@ -180,7 +215,9 @@ class TestSetupState:
         cancelled there, see ``_spawned.py``).
         ``nextitem`` is ignored: what runs next is the worker loop's business.
         ``before_leaving`` may wait (the worker loop holds the last test of an
-        xdist worker here until more work or the shutdown arrives). A test run
+        xdist worker here until more work or the shutdown arrives).
+        ``next_batch`` says what stays live when a batch ends with this test
+        (see :meth:`CollectorTree.leave`). A test run
         twice (pytest-rerunfailures) leaves its collectors once; the worker loop
         tears down whatever is still live when the run ends.
         """
@@ -198,7 +235,7 @@ class TestSetupState:
             self._left = True
             try:
                 self._before_leaving()
-                self._tree.leave(self._item)
+                self._tree.leave(self._item, self._next_batch)
             except BaseException as exc:  # reported as this test's teardown error
                 errors.append(exc)
         _raise_all(errors)
