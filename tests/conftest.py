@@ -17,6 +17,16 @@ import pytest
 
 pytest_plugins = ["pytester"]
 
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--fidelity-seeds",
+        type=int,
+        default=0,
+        help="test_fidelity.py: run generated suites 1..N (default: the fixed CI set)",
+    )
+
+
 # asyncio is imported here, before any inner run: pytester's in-process runs drop
 # the modules first imported during a run, and a second import of asyncio.events
 # would leave asyncio's C accelerator (``get_event_loop``) on the first one's policy.
