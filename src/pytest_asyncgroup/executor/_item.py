@@ -22,7 +22,7 @@ from .. import _compat
 from ._bridge import await_only, in_bridge, run_in_greenlet
 from ._output import OutputRouting, capture_for_this_test
 from ._setupstate import CollectorTree, TestSetupState, bind
-from ._spawned import track
+from ._spawned import OnEscape, track
 from ._warnings import WarningsState
 
 if TYPE_CHECKING:
@@ -134,6 +134,7 @@ async def run_test(
     before_leaving: Callable[[], None],
     *,
     next_batch: Callable[[], Collection[Any] | None],
+    on_escape: OnEscape,
     alone: bool,
     output: OutputRouting,
     timed: bool = False,
@@ -167,7 +168,7 @@ async def run_test(
         tree,
         item,
         teardown_started=teardown_started,
-        torn_down=track(item, warnings).cancel_left,
+        torn_down=track(item, warnings, on_escape).cancel_left,
         before_leaving=before_leaving,
         next_batch=next_batch,
     )

@@ -379,6 +379,7 @@ class WorkerLoop:
                     self._instances,
                     lambda: self._before_leaving(running),
                     next_batch=lambda: self._next_batch(running),
+                    on_escape=lambda failure: self._escaped(running, failure),
                     alone=running.claim.alone,
                     output=self._output,
                     timed=running.seconds > 0,
@@ -437,6 +438,28 @@ class WorkerLoop:
                 earlier = running.record.held
                 running.record.held = (earlier[0] if earlier else held_from, time.time())
         self._drop_waiting_if_stopping()
+
+    def _escaped(self, running: _Running, failure: BaseException) -> bool:
+        """``failure`` escaped a task ``running``'s test started (``_spawned.py``):
+        fail the test with it, in the phase it is in, as a timeout does. False: a
+        real Ctrl-C (a second one, raised wherever it lands), to let through."""
+        if self.aborted is not None:
+            return False
+        task = next((t for t, r in self._running.items() if r is running), None)
+        if task is None or task.done() or running.record.finished:
+            if self._asyncio_loop is not None:
+                self._asyncio_loop.call_exception_handler(
+                    {
+                        "message": f"{type(failure).__name__} in a task that"
+                        f" {running.item.nodeid} started, after that test ended",
+                        "exception": failure,
+                    }
+                )
+            return True
+        if running.record.interruption is None:
+            running.record.interruption = failure
+            task.cancel()
+        return True
 
     def _next_batch(self, running: _Running) -> frozenset[object] | None:
         """As ``running``'s test leaves its collectors, if it ends its batch (rule 1:

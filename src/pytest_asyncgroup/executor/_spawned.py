@@ -20,6 +20,14 @@ object that enters it around each step and reads as the coroutine otherwise
 Code that pytest-asyncio runs on a wider loop (a module or session fixture, a
 test or fixture with ``loop_scope="session"``) runs with :data:`_SPAWNED`
 unset: its tasks live until the run ends, as they would live with that loop.
+
+What escapes a task: asyncio lets ``SystemExit`` and ``KeyboardInterrupt`` out
+of a task's step and through the loop, which here runs every test of the
+worker. A task created in a test's context (:data:`_TEST`, whatever its loop
+scope) has its coroutine wrapped too; such an exception raised in one of its
+steps goes to the test (:meth:`SpawnedTasks.escaped`), which fails with it in
+the phase it is in, and the task ends cancelled. A real Ctrl-C is not raised in
+a task's step (``_interrupt.py``), except a second one, which goes through.
 """
 
 from __future__ import annotations
@@ -47,17 +55,51 @@ TaskFactory = Callable[..., "asyncio.Future[Any]"]
 FixtureExecute = Callable[[Any, Any, Any], Any]
 
 
+ESCAPES = (SystemExit, KeyboardInterrupt)
+"""What asyncio lets out of a task's step, through the loop."""
+
+OnEscape = Callable[[BaseException], bool]
+"""Told what escaped one of a test's tasks; False: let it through (a real Ctrl-C)."""
+
+
+class TaskInterrupted(Exception):
+    """A ``KeyboardInterrupt`` raised by code in a task a test started (not Ctrl-C):
+    it fails that test, where a ``KeyboardInterrupt`` would stop the whole run."""
+
+
 class SpawnedTasks:
     """The tasks one test created on its function-scoped loop."""
 
-    __slots__ = ("_tasks", "warnings")
+    __slots__ = ("_on_escape", "_tasks", "warnings")
 
-    def __init__(self, warnings: WarningsState | None) -> None:
+    def __init__(self, warnings: WarningsState | None, on_escape: OnEscape | None = None) -> None:
         # Weak, as asyncio's own registry: a finished task nobody holds is
         # collected (and logs "exception was never retrieved") when it would be.
         self._tasks: weakref.WeakSet[asyncio.Future[Any]] = weakref.WeakSet()
         self.warnings = warnings
         """The test's warnings state, if it overlaps others (None: pytest's own)."""
+        self._on_escape = on_escape
+
+    def escaped(self, error: BaseException) -> BaseException:
+        """``error`` (``SystemExit``, ``KeyboardInterrupt``) came out of a step of one
+        of this test's tasks: what the step raises instead.
+
+        The test is told (it fails with ``error``, or with a :class:`TaskInterrupted`
+        caused by a ``KeyboardInterrupt``) and the task ends cancelled; unless the
+        worker loop lets ``error`` through, as it does a real Ctrl-C.
+        """
+        if isinstance(error, KeyboardInterrupt):
+            failure: BaseException = TaskInterrupted(
+                "KeyboardInterrupt raised in a task this test started: it fails this test"
+                " (where plain pytest-asyncio would stop the run)"
+            )
+            failure.__cause__ = error
+            failure.__traceback__ = error.__traceback__
+        else:
+            failure = error
+        if self._on_escape is None or not self._on_escape(failure):
+            return error
+        return asyncio.CancelledError(f"{type(error).__name__} escaped the task")
 
     def add(self, task: asyncio.Future[Any]) -> None:
         self._tasks.add(task)
@@ -91,10 +133,13 @@ class SpawnedTasks:
                 )
 
 
-def track(item: Any, warnings: WarningsState | None) -> SpawnedTasks:
+def track(
+    item: Any, warnings: WarningsState | None, on_escape: OnEscape | None = None
+) -> SpawnedTasks:
     """Start recording the tasks ``item`` creates (in the caller's context);
-    ``warnings``: the test's own warnings state, for their steps."""
-    tasks = SpawnedTasks(warnings)
+    ``warnings``: the test's own warnings state, for their steps; ``on_escape``:
+    told what escapes their steps (see :meth:`SpawnedTasks.escaped`)."""
+    tasks = SpawnedTasks(warnings, on_escape)
     _TEST.set(tasks)
     _SPAWNED.set(tasks if _compat.loop_scope_of_test(item) == _compat.FUNCTION_LOOP else None)
     return tasks
@@ -130,8 +175,10 @@ def task_factory(previous: TaskFactory | None) -> TaskFactory:
         loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any], **kwargs: Any
     ) -> asyncio.Future[Any]:
         tasks = _SPAWNED.get()
-        if tasks is not None and tasks.warnings is not None and asyncio.iscoroutine(coro):
-            coro = _Stepped(coro, TaskWarnings(tasks.warnings))
+        test = _TEST.get()
+        if test is not None and asyncio.iscoroutine(coro):
+            warnings = tasks.warnings if tasks is not None else None
+            coro = _Stepped(coro, test, TaskWarnings(warnings) if warnings is not None else None)
         if previous is not None:
             task = previous(loop, coro, **kwargs)
         else:
@@ -144,7 +191,9 @@ def task_factory(previous: TaskFactory | None) -> TaskFactory:
 
 
 class _Stepped(collections.abc.Coroutine):  # type: ignore[type-arg]
-    """``inner`` with ``scope`` entered around each of its steps, for a task.
+    """``inner`` for a task of ``test``'s, with ``scope`` (its warnings, if it
+    overlaps others) entered around each step, and what escapes a step (see the
+    module docstring) handed to the test.
 
     The task drives it as it drives ``inner`` (``send``, ``throw``, ``close``);
     every other attribute is ``inner``'s (``cr_frame``, ``cr_code``, the name),
@@ -153,32 +202,48 @@ class _Stepped(collections.abc.Coroutine):  # type: ignore[type-arg]
     ends as it would in a task of its own (not "never awaited").
     """
 
-    __slots__ = ("_inner", "_scope")
+    __slots__ = ("_inner", "_scope", "_test")
 
-    def __init__(self, inner: Coroutine[Any, Any, Any], scope: TaskWarnings) -> None:
+    def __init__(
+        self, inner: Coroutine[Any, Any, Any], test: SpawnedTasks, scope: TaskWarnings | None
+    ) -> None:
         self._inner = inner
+        self._test = test
         self._scope = scope
 
     def send(self, value: Any) -> Any:
-        self._scope.enter()
+        scope = self._scope
+        if scope is not None:
+            scope.enter()
         try:
             return self._inner.send(value)
+        except ESCAPES as error:
+            raise self._test.escaped(error) from None
         finally:
-            self._scope.exit()
+            if scope is not None:
+                scope.exit()
 
     def throw(self, *args: Any) -> Any:
-        self._scope.enter()
+        scope = self._scope
+        if scope is not None:
+            scope.enter()
         try:
             return self._inner.throw(*args)
+        except ESCAPES as error:
+            raise self._test.escaped(error) from None
         finally:
-            self._scope.exit()
+            if scope is not None:
+                scope.exit()
 
     def close(self) -> None:
-        self._scope.enter()
+        scope = self._scope
+        if scope is not None:
+            scope.enter()
         try:
             self._inner.close()
         finally:
-            self._scope.exit()
+            if scope is not None:
+                scope.exit()
 
     def __await__(self) -> Generator[Any, None, Any]:
         return self._inner.__await__()
