@@ -7,7 +7,7 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_asyncgroup.executor import Admission, Claim
+from pytest_asyncgroup._engine import Admission, Claim
 
 KEYS = ["db", "api", "cache"]
 CLAIMS = st.builds(

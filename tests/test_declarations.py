@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_asyncgroup._keys import Declaration
-from pytest_asyncgroup._protocol import Collection
+from pytest_asyncgroup._core.keys import Declaration
+from pytest_asyncgroup._xdist.protocol import Collection
 
 from .conftest import events, overlaps, write_ini
 

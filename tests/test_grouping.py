@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_asyncgroup._grouping import Group, group_tests
+from pytest_asyncgroup._core.grouping import Group, group_tests
 
 KEYS = st.sampled_from(["db", "cache", "api", "queue", "s3", "mail"])
 SUITES = st.dictionaries(

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from pytest_asyncgroup._keys import Declaration
-from pytest_asyncgroup._markers import DeclarationError, parse_declaration
-from pytest_asyncgroup._settings import (
+from pytest_asyncgroup._core.keys import Declaration
+from pytest_asyncgroup._core.markers import DeclarationError, parse_declaration
+from pytest_asyncgroup._core.settings import (
     DEFAULT_CONCURRENCY,
     SettingError,
     build_settings,

@@ -55,7 +55,7 @@ import os, sys
 
 def pytest_sessionfinish(session):
     role = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    loaded = "pytest_asyncgroup.executor" in sys.modules
+    loaded = "pytest_asyncgroup._engine" in sys.modules
     print(f"engine in {role}: {loaded}")
 """
 

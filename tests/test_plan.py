@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_asyncgroup._grouping import Group
-from pytest_asyncgroup._plan import estimate_tests, place
+from pytest_asyncgroup._core.grouping import Group
+from pytest_asyncgroup._core.plan import estimate_tests, place
 
 
 def groups_of(sizes: list[int]) -> list[Group[int]]:

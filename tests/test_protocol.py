@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pytest_asyncgroup._protocol import EVENTS, EventBatcher, unpack
+from pytest_asyncgroup._xdist.protocol import EVENTS, EventBatcher, unpack
 
 
 class Wire:

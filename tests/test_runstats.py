@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pytest_asyncgroup._runstats import Phase, TestSpan, run_stats, trace_events
+from pytest_asyncgroup._core.runstats import Phase, TestSpan, run_stats, trace_events
 
 
 def span(name: str, start: float, stop: float, worker: str = "gw0", **extra: object) -> TestSpan:

@@ -12,7 +12,7 @@ from collections import defaultdict
 
 import pytest
 
-from pytest_asyncgroup.executor._fixtures import ScopeInstances
+from pytest_asyncgroup._engine.fixtures import ScopeInstances
 
 from .conftest import events
 

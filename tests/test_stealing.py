@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from pytest_asyncgroup._keys import NO_RESOURCES, Declaration
-from pytest_asyncgroup._protocol import WHOLE, Collection
-from pytest_asyncgroup._scheduler import AsyncGroupScheduling
-from pytest_asyncgroup._settings import Settings
+from pytest_asyncgroup._core.keys import NO_RESOURCES, Declaration
+from pytest_asyncgroup._core.settings import Settings
+from pytest_asyncgroup._xdist.protocol import WHOLE, Collection
+from pytest_asyncgroup._xdist.scheduler import AsyncGroupScheduling
 
 
 class StandInWorker:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .executor import await_only
+    from ._engine import await_only
 
 __all__ = ["await_only"]
 __version__ = "0.1.0"
@@ -23,7 +23,7 @@ def __getattr__(name: str) -> Any:
     # The engine (asyncio, greenlet) is imported on first use, not by every
     # pytest run that merely has the plugin installed.
     if name == "await_only":
-        from .executor import await_only
+        from ._engine import await_only
 
         return await_only
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

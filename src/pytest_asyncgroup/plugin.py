@@ -6,9 +6,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from . import _compat, _timeouts, hookspecs
-from ._protocol import SIDE_CHANNEL
-from ._settings import (
+from . import _compat, hookspecs
+from ._core.settings import (
     DEFAULT_ALONE_FIXTURES,
     DEFAULT_BLOCK_THRESHOLD,
     DEFAULT_CONCURRENCY,
@@ -17,6 +16,8 @@ from ._settings import (
     build_settings,
     parse_output_path,
 )
+from ._session import timeouts as _timeouts
+from ._xdist.protocol import SIDE_CHANNEL
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -110,7 +111,7 @@ def pytest_configure(config: pytest.Config) -> None:
     workerinput = _compat.worker_input(config)
     if workerinput is not None:  # an xdist worker: only ours have the side channel
         if SIDE_CHANNEL in workerinput:
-            from ._worker import WorkerRun
+            from ._xdist.worker import WorkerRun
 
             _start(config, "worker", WorkerRun(config, _settings(config)))
         return
@@ -119,7 +120,7 @@ def pytest_configure(config: pytest.Config) -> None:
     settings = _settings(config)
     distributed = config.getoption("dist") == _compat.DIST_MODE and bool(config.getoption("tx"))
     if config.getoption("asyncgroup_plan"):
-        from ._plan_only import PlanOnly
+        from ._session.plan_only import PlanOnly
 
         names = [f"gw{i}" for i in range(_compat.worker_count(config))] if distributed else []
         config.option.dist = "no"  # xdist's own pytest_configure (trylast) starts no workers
@@ -128,13 +129,13 @@ def pytest_configure(config: pytest.Config) -> None:
     # xdist starts workers when --dist is not "no" and there are --tx specs (-n N
     # makes them); -n 0 sets --dist=no, leaving us in one process.
     if distributed:
-        from ._controller import ControllerRun
+        from ._xdist.controller import ControllerRun
 
         controller = ControllerRun(config, settings)
         _start(config, "controller", controller)
         _observe(config, settings, controller.keyed_groups)
     else:
-        from ._single import OneProcessRun
+        from ._session.single import OneProcessRun
 
         single = OneProcessRun(settings)
         _start(config, "one-process", single)
@@ -142,8 +143,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _observe(config: pytest.Config, settings: Settings, groups: Callable[[], int]) -> None:
-    from ._history import DurationsRecorder
-    from ._observer import RunObserver
+    from ._session.history import DurationsRecorder
+    from ._session.observer import RunObserver
 
     timeline = config.getoption("asyncgroup_timeline")
     observer = RunObserver(
@@ -184,7 +185,7 @@ def _settings(config: pytest.Config) -> Settings:
 def _start(config: pytest.Config, role: str, plugin: object) -> None:
     config.pluginmanager.register(plugin, f"asyncgroup-{role}")
     if role in ("worker", "one-process"):
-        from ._engine_hooks import EngineHooks
+        from ._session.engine_hooks import EngineHooks
 
         config.pluginmanager.register(EngineHooks(), "asyncgroup-engine")
         if _timeouts.pytest_timeout_active(config):

@@ -3,7 +3,7 @@
 The protocol is pytest's own ``pytest_runtest_protocol``, so every plugin's hooks
 run as usual and reports stream as each phase ends. Around it, the test gets:
 its node's instance of each class/module/package fixture and, when it overlaps
-others, its own function-scoped FixtureDefs (``_fixtures.py``); its own setup
+others, its own function-scoped FixtureDefs (``fixtures.py``); its own setup
 stack bound in its own context; and plain ``Function`` methods if
 pytest-asyncio replaced them.
 """
@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from .. import _compat
-from ._bridge import await_only, in_bridge, run_in_greenlet
-from ._output import OutputRouting, capture_for_this_test
-from ._setupstate import CollectorTree, TestSetupState, bind
-from ._spawned import OnEscape, track
-from ._warnings import WarningsState
+from .bridge import await_only, in_bridge, run_in_greenlet
+from .output import OutputRouting, capture_for_this_test
+from .setupstate import CollectorTree, TestSetupState, bind
+from .spawned import OnEscape, track
+from .warnings import WarningsState
 
 if TYPE_CHECKING:
-    from ._fixtures import ScopeInstances
+    from .fixtures import ScopeInstances
 
 
 @dataclass(slots=True)
@@ -142,7 +142,7 @@ async def run_test(
     """Run ``item``'s protocol to the end on the running loop (in the caller's task).
 
     A test that overlaps others gets its own output capture and warnings state
-    (``_output.py``, ``_warnings.py``); one that runs ``alone`` keeps pytest's
+    (``output.py``, ``warnings.py``); one that runs ``alone`` keeps pytest's
     process-wide ones, exactly as in a plain run.
     """
     record.started = time.perf_counter()
@@ -194,7 +194,7 @@ async def run_test(
                 await run_in_greenlet(teardown_after_interrupt, lambda: record.interruption, scope)
             except KeyboardInterrupt:  # a second Ctrl-C
                 raise
-            except BaseException as error:  # raised after the run (``_loop.py``, rule 5)
+            except BaseException as error:  # raised after the run (``loop.py``, rule 5)
                 record.teardown_error = error
             raise
     finally:

@@ -7,8 +7,8 @@ finish tests (``mark_test_complete``) and leave or crash (``remove_node``).
 What it does with that:
 
 1. *Plan once*, when every starting worker has collected: group the tests by
-   shared keys (``_grouping.py``), place the groups longest first
-   (``_plan.py``), and send each worker all its tests at once, in collection
+   shared keys (``_core/grouping.py``), place the groups longest first
+   (``_core/plan.py``), and send each worker all its tests at once, in collection
    order, so its loop has them all to run concurrently.
 2. *Idle workers get work*: a worker with no more tests left than its cap
    (``--asyncgroup-concurrency``), or a replacement worker with none, asks,
@@ -40,13 +40,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import _compat
-from ._declarations import declarations_error
-from ._gcpause import collector_paused
-from ._keys import Declaration
-from ._plan import Placement, plan_run
-from ._protocol import STOP_COMMAND, WHOLE, Collection
-from ._settings import Settings
+from .. import _compat
+from .._core.gcpause import collector_paused
+from .._core.keys import Declaration
+from .._core.plan import Placement, plan_run
+from .._core.settings import Settings
+from .._session.declarations import declarations_error
+from .protocol import STOP_COMMAND, WHOLE, Collection
 
 if TYPE_CHECKING:
     from xdist.workermanage import WorkerController

@@ -4,13 +4,13 @@ Nothing here knows whether xdist is running; a driver submits tests to a
 :class:`WorkerLoop` and awaits :meth:`WorkerLoop.serve`.
 """
 
-from ._admission import Admission, Claim
-from ._bridge import await_only, in_bridge
-from ._fixtures import async_fixture_shim
-from ._interrupt import run_interruptible
-from ._item import RECORD, TestRecord, call_async_test, is_async_test, on_other_backend
-from ._loop import OnDone, WorkerLoop
-from ._output import in_overlapping_test
+from .._core.admission import Admission, Claim
+from .bridge import await_only, in_bridge
+from .fixtures import async_fixture_shim
+from .interrupt import run_interruptible
+from .item import RECORD, TestRecord, call_async_test, is_async_test, on_other_backend
+from .loop import OnDone, WorkerLoop
+from .output import in_overlapping_test
 
 __all__ = [
     "RECORD",

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from . import _compat
-from ._declarations import declaration_of, declarations_error, declare_all, timeout_of
-from ._keys import Declaration
-from ._plan import keyed_groups, plan_run
-from ._settings import Settings
-from ._stopping import FirstStop
-from .executor import (
+from .. import _compat
+from .._core.keys import Declaration
+from .._core.plan import keyed_groups, plan_run
+from .._core.settings import Settings
+from .._engine import (
     Claim,
     OnDone,
     WorkerLoop,
@@ -18,6 +16,8 @@ from .executor import (
     on_other_backend,
     run_interruptible,
 )
+from .declarations import declaration_of, declarations_error, declare_all, timeout_of
+from .stopping import FirstStop
 
 
 class ClaimOf:

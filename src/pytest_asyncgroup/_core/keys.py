@@ -1,7 +1,7 @@
 """What a test declares about the resources it touches.
 
 A :class:`Declaration` is a frozen value built once per test at collection time
-(see ``_markers.py``) and read by grouping, scheduling and admission.
+(see ``markers.py``) and read by grouping, scheduling and admission.
 """
 
 from __future__ import annotations

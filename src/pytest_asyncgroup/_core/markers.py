@@ -11,7 +11,7 @@ import inspect
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
-from ._keys import Declaration
+from .keys import Declaration
 
 
 class MarkLike(Protocol):

@@ -1,6 +1,6 @@
 """Test durations from the previous run, kept in pytest's cache (``.pytest_cache``).
 
-The scheduler reads them to place long groups first (see ``_plan.py``). Each run
+The scheduler reads them to place long groups first (see ``_core/plan.py``). Each run
 records the total of every test's setup, call and teardown durations, merged
 over what earlier runs recorded, so a run of a subset (``-k``, ``--lf``) keeps
 the history of the tests it did not run.

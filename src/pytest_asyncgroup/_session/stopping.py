@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import pytest
 
-from . import _compat
+from .. import _compat
 
 
 class FirstStop:

@@ -3,7 +3,7 @@
 The timeout of a test comes from its closest ``@pytest.mark.timeout(seconds)``,
 else ``--timeout``, the ini ``timeout`` or the ``PYTEST_TIMEOUT`` environment
 variable (pytest-timeout's order). The worker loop cancels the test's task when
-it expires (``executor/_loop.py``), which a signal or a thread cannot do for one
+it expires (``_engine/loop.py``), which a signal or a thread cannot do for one
 test among many on one loop.
 
 - Without pytest-timeout, this module adds the option, the ini setting and the
@@ -75,7 +75,7 @@ class PytestTimeoutHandOver:
     """Registered when pytest-timeout is active: overlapping tests are timed by us."""
 
     def __init__(self) -> None:
-        from .executor import in_overlapping_test  # the engine runs in this process
+        from .._engine import in_overlapping_test  # the engine runs in this process
 
         self._overlapping = in_overlapping_test
 

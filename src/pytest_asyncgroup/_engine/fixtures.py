@@ -41,8 +41,8 @@ from typing import Any
 import pytest
 
 from .. import _compat
-from ._bridge import LoopLock, await_only, in_bridge
-from ._item import on_other_backend
+from .bridge import LoopLock, await_only, in_bridge
+from .item import on_other_backend
 
 
 def _sync_shim(function: Callable[..., Any], name: str) -> Callable[..., Any] | None:

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     import pytest
 
 from .._compat import TEST_OUTCOME, BaseExceptionGroup
-from ._bridge import LoopLock
+from .bridge import LoopLock
 
 Finalizers = list[Callable[[], object]]
 Failure = tuple[BaseException, "TracebackType | None"]
@@ -212,7 +212,7 @@ class TestSetupState:
         """Tear the test itself down, then the collectors it was the last user of.
 
         ``torn_down`` runs between the two (the tasks the test left running are
-        cancelled there, see ``_spawned.py``).
+        cancelled there, see ``spawned.py``).
         ``nextitem`` is ignored: what runs next is the worker loop's business.
         ``before_leaving`` may wait (the worker loop holds the last test of an
         xdist worker here until more work or the shutdown arrives).

@@ -13,7 +13,7 @@ fixtures are torn down, :meth:`SpawnedTasks.cancel_left` cancels those still
 pending and waits for them, as closing pytest-asyncio's loop does.
 
 The steps of a test's tasks run under the test's warnings state, when it
-overlaps others (``_warnings.py``): each task's coroutine is wrapped in an
+overlaps others (``warnings.py``): each task's coroutine is wrapped in an
 object that enters it around each step and reads as the coroutine otherwise
 (``task.get_coro()`` returns the wrapper).
 
@@ -27,7 +27,7 @@ worker. A task created in a test's context (:data:`_TEST`, whatever its loop
 scope) has its coroutine wrapped too; such an exception raised in one of its
 steps goes to the test (:meth:`SpawnedTasks.escaped`), which fails with it in
 the phase it is in, and the task ends cancelled. A real Ctrl-C is not raised in
-a task's step (``_interrupt.py``), except a second one, which goes through.
+a task's step (``interrupt.py``), except a second one, which goes through.
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ from collections.abc import Callable, Coroutine, Generator, Iterator
 from typing import Any
 
 from .. import _compat
-from ._bridge import await_only
-from ._warnings import TaskWarnings, WarningsState
+from .bridge import await_only
+from .warnings import TaskWarnings, WarningsState
 
 _SPAWNED: contextvars.ContextVar[SpawnedTasks | None] = contextvars.ContextVar(
     "pytest_asyncgroup_spawned", default=None

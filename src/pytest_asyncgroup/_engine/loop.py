@@ -3,7 +3,7 @@
 It is an engine, not a session runner: a driver (one-process mode, or an xdist
 worker) hands it tests with :meth:`WorkerLoop.submit`, says :meth:`close` when no
 more will come, and awaits :meth:`serve`. Tests start in submission order as far
-as the rules allow (see ``_admission.py``):
+as the rules allow (see ``_core/admission.py``):
 
 1. *Batches.* Tests whose class/module/session fixtures take different parameters
    never overlap: a parameter change tears the previous instance down. A new
@@ -17,7 +17,7 @@ as the rules allow (see ``_admission.py``):
    in whatever phase it is (setup, call or teardown); if it is still running
    after as long again (a teardown that hangs too), it is cancelled once more.
    A test whose code holds the loop past its deadline (a blocking call) gets
-   the timeout raised in that code instead, by a signal (``_held.py``).
+   the timeout raised in that code instead, by a signal (``held.py``).
 4. *Hold.* While the loop is open (an xdist worker expecting more work), the
    last test to finish keeps its collectors (session and module fixtures) live:
    it reports itself done, then waits in its teardown until more tests arrive
@@ -30,7 +30,7 @@ as the rules allow (see ``_admission.py``):
    phase they were in makes no report; what each had set up is torn down all
    the same, then the collectors; no test starts. The driver raises the
    exception (:attr:`aborted`) once :meth:`serve` has returned (see
-   ``_interrupt.py``).
+   ``interrupt.py``).
 """
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ import pytest
 
 from .. import _compat
 from .._compat import BaseExceptionGroup
-from ._admission import Admission, Claim
-from ._bridge import (
+from .._core.admission import Admission, Claim
+from .bridge import (
     await_only,
     current_loop_restored,
     run_in_greenlet,
@@ -56,12 +56,12 @@ from ._bridge import (
     stop_refused,
     worker_loop,
 )
-from ._fixtures import FixtureLocks, ScopeInstances
-from ._held import GRACE, RETRY, LoopAlarm, in_test_code
-from ._item import ABORTS, TestRecord, run_test
-from ._output import OutputRouting
-from ._setupstate import CollectorTree, SetupStateRouter
-from ._spawned import around_fixtures, recording
+from .fixtures import FixtureLocks, ScopeInstances
+from .held import GRACE, RETRY, LoopAlarm, in_test_code
+from .item import ABORTS, TestRecord, run_test
+from .output import OutputRouting
+from .setupstate import CollectorTree, SetupStateRouter
+from .spawned import around_fixtures, recording
 
 ABORTED = "aborted"
 """The stop reason of an abort (rule 5); tests in flight get ``KeyboardInterrupt``."""
@@ -306,7 +306,7 @@ class WorkerLoop:
         )
 
     def _on_alarm(self, frame: FrameType | None) -> tuple[float | None, BaseException | None]:
-        """Rule 3 for a test holding the loop (``_held.py``; in the signal handler).
+        """Rule 3 for a test holding the loop (``held.py``; in the signal handler).
 
         The test whose task's step is running is timed out there only once that
         step has held the loop for ``GRACE`` past the deadline (or past its own
@@ -440,7 +440,7 @@ class WorkerLoop:
         self._drop_waiting_if_stopping()
 
     def _escaped(self, running: _Running, failure: BaseException) -> bool:
-        """``failure`` escaped a task ``running``'s test started (``_spawned.py``):
+        """``failure`` escaped a task ``running``'s test started (``spawned.py``):
         fail the test with it, in the phase it is in, as a timeout does. False: a
         real Ctrl-C (a second one, raised wherever it lands), to let through."""
         if self.aborted is not None:

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from ._declarations import declaration_of, declarations_error, declare_all
-from ._history import load_durations
-from ._plan import RunPlan, keyed_groups, plan_run
-from ._runstats import count
-from ._settings import Settings
+from .._core.plan import RunPlan, keyed_groups, plan_run
+from .._core.runstats import count
+from .._core.settings import Settings
+from .declarations import declaration_of, declarations_error, declare_all
+from .history import load_durations
 
 
 class PlanOnly:

@@ -10,7 +10,7 @@ bare ``CancelledError``. So while the loop runs, SIGINT is ours:
 - while a test's own synchronous code runs (a sync test, a fixture), it raises
   ``KeyboardInterrupt`` there, as in plain pytest; the loop then stops the others;
 - otherwise the loop interrupts every test in flight at its next pass
-  (``WorkerLoop.interrupt``, rule 5 of ``_loop.py``);
+  (``WorkerLoop.interrupt``, rule 5 of ``loop.py``);
 - a second Ctrl-C raises at once, wherever it lands.
 
 A SIGINT handler someone else installed (not Python's default) is left alone.
@@ -26,8 +26,8 @@ from collections.abc import Coroutine, Iterator
 from types import FrameType
 from typing import Any
 
-from ._bridge import in_bridge
-from ._loop import WorkerLoop
+from .bridge import in_bridge
+from .loop import WorkerLoop
 
 
 def run_interruptible(loop: WorkerLoop, main: Coroutine[Any, Any, None]) -> None:

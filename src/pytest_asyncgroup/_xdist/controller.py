@@ -1,9 +1,9 @@
 """The controller side of ``pytest -n N --dist=asyncgroup``: xdist hooks, no logic.
 
-Opens each worker's side channel (see ``_protocol.py``), makes the scheduler,
+Opens each worker's side channel (see ``protocol.py``), makes the scheduler,
 and tells it what only the controller's hooks see: which tests started, which
 workers crashed, and when ``-x``/``--maxfail`` stop the run (the session
-counts failures, as in any pytest run; ``_stopping.py``).
+counts failures, as in any pytest run; ``_session/stopping.py``).
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import _compat
-from ._history import load_durations
-from ._plan import keyed_groups
-from ._protocol import SIDE_CHANNEL, Collection, unpack
-from ._scheduler import AsyncGroupScheduling
-from ._settings import Settings
-from ._stopping import FirstStop
+from .. import _compat
+from .._core.plan import keyed_groups
+from .._core.settings import Settings
+from .._session.history import load_durations
+from .._session.stopping import FirstStop
+from .protocol import SIDE_CHANNEL, Collection, unpack
+from .scheduler import AsyncGroupScheduling
 
 if TYPE_CHECKING:
     from xdist.workermanage import WorkerController

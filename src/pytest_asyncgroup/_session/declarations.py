@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from . import _compat
-from ._keys import NO_RESOURCES, Declaration
-from ._markers import DeclarationError, parse_declaration, parse_timeout
-from ._settings import Settings
+from .. import _compat
+from .._core.keys import NO_RESOURCES, Declaration
+from .._core.markers import DeclarationError, parse_declaration, parse_timeout
+from .._core.settings import Settings
 
 DECLARATION = pytest.StashKey[Declaration]()
 TIMEOUT = pytest.StashKey[float]()

@@ -16,7 +16,7 @@ included, is kept as that test's state and swapped out when the step ends. The
 warnings machinery itself (C, with its filters, registries and actions) is
 unchanged; it only ever sees one test's state at a time.
 
-Tasks a test starts itself (``_spawned.py``) run each step under a
+Tasks a test starts itself (``spawned.py``) run each step under a
 :class:`TaskWarnings`: the test's state as it is at that step (so their warnings
 are recorded for the test, and its filters, ``pytest.warns`` included, apply to
 them, as in a plain run where the task's steps run while the test waits), or the

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ._keys import NO_RESOURCES, Declaration
+from .._core.keys import NO_RESOURCES, Declaration
 
 SIDE_CHANNEL = "pytest_asyncgroup_channel"
 STOP_COMMAND = "pytest_asyncgroup_stop"

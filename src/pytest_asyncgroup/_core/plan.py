@@ -25,8 +25,8 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from ._grouping import Group, group_tests
-from ._keys import Declaration
+from .grouping import Group, group_tests
+from .keys import Declaration
 
 TestId = TypeVar("TestId", bound=Hashable)
 

@@ -1,6 +1,6 @@
 """Timeouts for test code that holds the event loop (a blocking call in a test).
 
-The worker loop times a test out by cancelling its task (``_loop.py``, rule 3),
+The worker loop times a test out by cancelling its task (``loop.py``, rule 3),
 which takes effect at the test's next ``await``. Code that blocks the loop
 instead (``time.sleep``, a blocking socket read, ``requests`` in an async
 test) never reaches one, and the loop never runs its timer: the worker, and
