@@ -48,6 +48,8 @@ from typing import Any, Protocol, TypeVar
 
 from greenlet import GreenletExit, getcurrent, greenlet
 
+from .._compat import set_running_loop
+
 T = TypeVar("T")
 
 
@@ -274,11 +276,11 @@ async def run_in_greenlet(
     def sync_step(resume: Callable[..., Any], *args: Any) -> Any:
         __tracebackhide__ = True
         step.enter()
-        asyncio.events._set_running_loop(None)
+        set_running_loop(None)
         try:
             return resume(*args)
         finally:
-            asyncio.events._set_running_loop(loop)
+            set_running_loop(loop)
             step.exit()
 
     value: Any = sync_step(child.switch, function)

@@ -31,7 +31,6 @@ setup, test B must not start a second setup of it; B waits on the fixture's
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import inspect
 import weakref
@@ -111,7 +110,7 @@ def async_fixture_shim(fixturedef: Any, request: Any) -> Callable[..., Any] | No
 def _on_the_loop() -> bool:
     """Whether the caller is a coroutine on the running loop (a test's sync code,
     in its greenlet, runs with no loop running)."""
-    return asyncio.events._get_running_loop() is not None
+    return _compat.running_loop_or_none() is not None
 
 
 def _refusal(name: str) -> Callable[..., Any]:

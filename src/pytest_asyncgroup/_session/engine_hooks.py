@@ -13,7 +13,7 @@ import pytest
 
 from .. import _compat
 from .._engine import RECORD, async_fixture_shim, call_async_test
-from .._xdist.protocol import REPORT_ATTRIBUTE
+from .report import REPORT_ATTRIBUTE
 
 
 class EngineHooks:
@@ -35,7 +35,7 @@ class EngineHooks:
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, Any, Any]:
-        """The loop's record of a test rides on its teardown report (``_xdist/protocol.py``)."""
+        """The loop's record of a test rides on its teardown report (``report.py``)."""
         report = yield
         if call.when == "teardown":
             # Taken off the item: a finished test's record is not kept for the session.

@@ -2,7 +2,7 @@
 
 Where reports arrive (one process, or the controller), :class:`RunObserver`
 collects every test's phases and what the worker loop recorded about it (the
-report attribute of ``_xdist/protocol.py``, set by ``engine_hooks.py``), prints the
+report attribute of ``report.py``, set by ``engine_hooks.py``), prints the
 summary after the results, and writes the timeline.
 """
 
@@ -18,7 +18,7 @@ import pytest
 from .. import _compat
 from .._core.gcpause import collector_paused
 from .._core.runstats import Phase, TestSpan, count, run_stats, summary_lines, trace_events
-from .._xdist.protocol import REPORT_ATTRIBUTE
+from .report import REPORT_ATTRIBUTE
 
 
 class RunObserver:

@@ -21,9 +21,8 @@ must go at once, or the loop's next pass, whichever comes first. A test's
 had started), and so does a failing report (``-x`` acts on it). The controller
 unpacks :data:`EVENTS` messages before xdist handles them.
 
-What the worker loop recorded about a test (key waits, the hold, the longest
-stretch it held the loop) rides on its teardown report as the attribute
-:data:`REPORT_ATTRIBUTE`: plain JSON, which xdist serializes with the report.
+What the worker loop recorded about a test rides on its teardown report
+(``_session/report.py``), which xdist serializes as it is.
 """
 
 from __future__ import annotations
@@ -37,7 +36,6 @@ from .._core.keys import NO_RESOURCES, Declaration
 SIDE_CHANNEL = "pytest_asyncgroup_channel"
 STOP_COMMAND = "pytest_asyncgroup_stop"
 WHOLE = "pytest_asyncgroup_whole"
-REPORT_ATTRIBUTE = "asyncgroup"
 EVENTS = "pytest_asyncgroup_events"
 """A worker event carrying xdist events in order: ``{"events": [(name, kwargs), ...]}``."""
 

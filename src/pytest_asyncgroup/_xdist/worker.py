@@ -28,7 +28,7 @@ from .. import _compat
 from .._core.settings import Settings
 from .._engine import TestRecord, WorkerLoop, run_interruptible
 from .._session.declarations import declaration_of, declare_all
-from .._session.single import new_worker_loop
+from .._session.engine import new_worker_loop
 from .protocol import SIDE_CHANNEL, STOP_COMMAND, WHOLE, Collection, EventBatcher
 
 _INDEX: contextvars.ContextVar[int] = contextvars.ContextVar("pytest_asyncgroup_item_index")

@@ -1,0 +1,71 @@
+"""The engine as both modes set it up: one process, and each xdist worker.
+
+:class:`ClaimOf` says what each test holds while it runs; :func:`new_worker_loop`
+makes the :class:`~.._engine.WorkerLoop` from the user's settings.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .. import _compat
+from .._core.keys import Declaration
+from .._core.settings import Settings
+from .._engine import Claim, OnDone, WorkerLoop, is_async_test, on_other_backend
+from .declarations import declaration_of, timeout_of
+
+
+class ClaimOf:
+    """What each test holds while it runs, from its declaration and what it is.
+
+    Claims are values, so tests that declare the same and run the same way share
+    one: a worker handed thousands of tests at once builds a handful of claims,
+    and asks whether a test function is a coroutine function once per function.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._alone_fixtures = settings.alone_fixtures
+        self._claims: dict[tuple[Declaration, bool], Claim] = {}
+        self._is_async: dict[object, bool] = {}
+
+    def __call__(self, item: pytest.Item) -> Claim:
+        declaration = declaration_of(item)
+        alone = (
+            declaration.serial
+            or (not (declaration.shared or declaration.exclusive) and not self._async(item))
+            or not self._alone_fixtures.isdisjoint(_compat.fixture_names(item))
+        )
+        claim = self._claims.get((declaration, alone))
+        if claim is None:
+            claim = Claim(declaration.shared, declaration.exclusive, alone)
+            self._claims[declaration, alone] = claim
+        return claim
+
+    def _async(self, item: pytest.Item) -> bool:
+        """Whether the test awaits on the worker loop; a test anyio runs on another
+        backend (trio) blocks it, as a sync test does."""
+        function = getattr(item, "obj", None)
+        try:
+            known = self._is_async.get(function)
+        except TypeError:  # an unhashable callable: ask each time
+            known = is_async_test(item)
+        else:
+            if known is None:
+                known = self._is_async[function] = is_async_test(item)
+        return known and not on_other_backend(_compat.anyio_backend_at_collection(item))
+
+
+def new_worker_loop(
+    session: pytest.Session, settings: Settings, on_done: OnDone | None = None
+) -> WorkerLoop:
+    """The engine configured from the user's settings (one process, or one xdist worker)."""
+    return WorkerLoop(
+        session,
+        ClaimOf(settings),
+        concurrency=settings.concurrency,
+        timeout_of=lambda item, alone: (
+            None if alone and settings.pytest_timeout_for_alone else timeout_of(item, settings)
+        ),
+        limits=dict(settings.limits),
+        on_done=on_done,
+    )
