@@ -423,7 +423,9 @@ def compare(plain: Run, ours: Run, *, one_process: bool) -> list[str]:
     - With several workers, a node's tests may be split between them: each
       worker sets up what it uses (as ``--dist load`` does), and an instance
       torn down by a parameter change fails the setup of whichever test of that
-      worker changes it.
+      worker changes it. When an idle worker takes the tests of a node that
+      another worker has started, that worker tears the node down in the
+      teardown of its next test to leave, which may be of another node.
     """
     problems: list[str] = []
     shifted = _shifted_setups(plain, ours) if not one_process else set()
@@ -513,7 +515,7 @@ def _wider_errors(
                 if node == test or node in disturbed:
                     continue
                 values.append(value)
-                if not test.startswith(node) and node not in split:
+                if one_process and not test.startswith(node) and node not in split:
                     problems.append(f"{name}: {value}'s teardown error was reported on {test}")
     if one_process:
         if sorted(found["ours"]) != sorted(found["plain"]):
