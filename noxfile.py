@@ -48,13 +48,22 @@ def tests(session: nox.Session, deps: str) -> None:
 
 @nox.session(python="3.11")
 def fidelity(session: nox.Session) -> None:
-    """Generated suites, plain pytest against ``--dist=asyncgroup`` (``tests/suitegen.py``):
-    ``nox -s fidelity -- --seeds 500`` runs seeds 1..500 (CI runs a fixed dozen)."""
+    """Generated suites, plain pytest against ``--dist=asyncgroup``
+    (``tests/acceptance/suitegen.py``): ``nox -s fidelity -- --seeds 500`` runs
+    seeds 1..500 (CI runs a fixed dozen)."""
     seeds = "200"
     if "--seeds" in session.posargs:
         seeds = session.posargs[session.posargs.index("--seeds") + 1]
     session.install("-e", ".", *DEPENDENCIES["newest"])
-    session.run("python", "-m", "pytest", "tests/test_fidelity.py", "--fidelity-seeds", seeds, "-q")
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "tests/acceptance/test_fidelity.py",
+        "--fidelity-seeds",
+        seeds,
+        "-q",
+    )
 
 
 @nox.session(python="3.11")

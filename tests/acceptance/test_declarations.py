@@ -7,7 +7,7 @@ import pytest
 from pytest_asyncgroup._core.keys import Declaration
 from pytest_asyncgroup._xdist.protocol import Collection
 
-from .conftest import events, overlaps, write_ini
+from ..conftest import events, overlaps, write_ini
 
 DIST = "--dist=asyncgroup"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import events, overlaps, peak_overlap, spans, write_ini
+from ..conftest import events, overlaps, peak_overlap, spans, write_ini
 
 DIST = "--dist=asyncgroup"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import peak_overlap, spans
+from ..conftest import peak_overlap, spans
 
 SUITE = """
 import pytest

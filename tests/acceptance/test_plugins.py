@@ -12,7 +12,7 @@ from collections import defaultdict
 
 import pytest
 
-from .conftest import events, peak_overlap, spans
+from ..conftest import events, peak_overlap, spans
 
 DIST = "--dist=asyncgroup"
 MODES = [pytest.param([], id="one-process"), pytest.param(["-n", "2"], id="n2")]

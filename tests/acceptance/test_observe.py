@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import events, write_ini
+from ..conftest import events, write_ini
 
 DIST = "--dist=asyncgroup"
 MODES = [pytest.param([], id="one-process"), pytest.param(["-n", "2"], id="n2")]

@@ -1,6 +1,6 @@
 """The scheduler's rule 2, idle workers get work, against stand-in workers.
 
-The end-to-end proof is in ``test_xdist.py``; the races a real run cannot
+The end-to-end proof is in ``acceptance/test_placement.py``; the races a real run cannot
 stage on demand (an answer that comes back empty, or after its worker or the
 run went away) are staged here, with xdist's calls in the order xdist makes them.
 """

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import spans
+from ..conftest import spans
 
 DIST = "--dist=asyncgroup"
 MODES = [pytest.param([], id="one-process"), pytest.param(["-n", "2"], id="n2")]

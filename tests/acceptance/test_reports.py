@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import events
+from ..conftest import events
 
 DIST = "--dist=asyncgroup"
 

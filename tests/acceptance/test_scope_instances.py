@@ -14,7 +14,7 @@ import pytest
 
 from pytest_asyncgroup._engine.fixtures import ScopeInstances
 
-from .conftest import events
+from ..conftest import events
 
 DIST = "--dist=asyncgroup"
 MODES = pytest.mark.parametrize(

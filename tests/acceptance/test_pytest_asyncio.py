@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import peak_overlap, spans, write_ini
+from ..conftest import peak_overlap, spans, write_ini
 
 pytest.importorskip("pytest_asyncio")
 

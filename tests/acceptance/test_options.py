@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from .conftest import events, write_ini
+from ..conftest import events, write_ini
 
 DIST = "--dist=asyncgroup"
 MODES = [pytest.param([], id="one-process"), pytest.param(["-n", "2"], id="n2")]

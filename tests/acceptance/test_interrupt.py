@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import write_ini
+from ..conftest import write_ini
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 

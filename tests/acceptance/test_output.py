@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from .conftest import peak_overlap, spans
+from ..conftest import peak_overlap, spans
 
 DIST = "--dist=asyncgroup"
 MODES = [pytest.param([], id="one-process"), pytest.param(["-n", "2"], id="n2")]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import peak_overlap, spans
+from ..conftest import peak_overlap, spans
 
 DIST = "--dist=asyncgroup"
 MODES = [pytest.param([], id="one-process"), pytest.param(["-n", "2"], id="n2")]
