@@ -9,7 +9,7 @@ under xdist the whole run, would hang.
 So while the loop serves, each test's deadline is also armed on the process's
 real-time timer (``signal.setitimer``, ``SIGALRM``), as pytest-timeout's signal
 method does for one test per process. When it rings, the loop decides
-(``WorkerLoop._on_alarm``): if the test whose step is running is past its
+(``Deadlines.on_alarm``): if the test whose step is running is past its
 deadline, and that one step has held the loop for :data:`GRACE` since the
 deadline (or since it began, if later), the loop's own timer could not run,
 and the timeout is raised in that test's code, where the loop is held. Never

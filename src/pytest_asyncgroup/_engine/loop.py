@@ -5,19 +5,16 @@ worker) hands it tests with :meth:`WorkerLoop.submit`, says :meth:`close` when n
 more will come, and awaits :meth:`serve`. Tests start in submission order as far
 as the rules allow (see ``_core/admission.py``):
 
-1. *Batches.* Tests whose class/module/session fixtures take different parameters
-   never overlap: a parameter change tears the previous instance down. A new
-   batch starts when the previous one has finished.
+1. *Batches* (``batches.py``). Tests whose class/module/session fixtures take
+   different parameters never overlap: a parameter change tears the previous
+   instance down. A new batch starts when the previous one has finished.
 2. *Admission.* Within the current batch, each waiting test starts as soon as the
    worker's cap and its resource keys allow.
 3. *Stop.* When the run stops (``-x``, ``--maxfail``, :meth:`stop`), tests not yet
    started are dropped, and tests in flight are cancelled at their next await
    and reported failed with the reason; teardowns run to the end.
-   *Timeout.* A test with a timeout is cancelled the same way when it expires,
-   in whatever phase it is (setup, call or teardown); if it is still running
-   after as long again (a teardown that hangs too), it is cancelled once more.
-   A test whose code holds the loop past its deadline (a blocking call) gets
-   the timeout raised in that code instead, by a signal (``held.py``).
+   *Timeout* (``deadlines.py``). A test with a timeout is cancelled the same
+   way when it expires, in whatever phase it is.
 4. *Hold.* While the loop is open (an xdist worker expecting more work), the
    last test to finish keeps its collectors (session and module fixtures) live:
    it reports itself done, then waits in its teardown until more tests arrive
@@ -40,14 +37,14 @@ import contextlib
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from types import FrameType
+from dataclasses import dataclass, field
 
 import pytest
 
 from .. import _compat
 from .._compat import BaseExceptionGroup
 from .._core.admission import Admission, Claim
+from .batches import Batches
 from .bridge import (
     await_only,
     current_loop_restored,
@@ -56,8 +53,8 @@ from .bridge import (
     stop_refused,
     worker_loop,
 )
+from .deadlines import Clock, Deadlines
 from .fixtures import FixtureLocks, ScopeInstances
-from .held import GRACE, RETRY, LoopAlarm, in_test_code
 from .item import ABORTS, TestRecord, run_test
 from .output import OutputRouting
 from .setupstate import CollectorTree, SetupStateRouter
@@ -70,25 +67,6 @@ TimeoutOf = Callable[["pytest.Item", bool], "float | None"]
 """Seconds after which a test (running alone or not) is cancelled; None: never."""
 
 
-class _Batches:
-    """Assigns each submitted test a batch number (see module docstring, rule 1)."""
-
-    def __init__(self) -> None:
-        self.number = 0
-        self._params: dict[str, int] = {}
-        self.last: dict[int, pytest.Item] = {}
-        """The last test submitted in each batch."""
-
-    def of(self, item: pytest.Item) -> int:
-        params = _compat.higher_scope_params(item)
-        if params and any(self._params.get(name, index) != index for name, index in params.items()):
-            self.number += 1
-            self._params = {}
-        self._params.update(params)
-        self.last[self.number] = item
-        return self.number
-
-
 @dataclass
 class _Running:
     item: pytest.Item
@@ -97,12 +75,7 @@ class _Running:
     done_reported: bool = False
     left: bool = False
     """The test has counted itself out of its collectors (it is tearing them down, or done)."""
-    timer: asyncio.TimerHandle | None = None
-    timeouts: int = 0
-    seconds: float = 0.0
-    """The test's timeout; 0: none."""
-    deadline: float | None = None
-    """When ``timer`` is due (``time.perf_counter``), while it is armed."""
+    clock: Clock = field(default_factory=Clock)
 
 
 class WorkerLoop:
@@ -120,7 +93,6 @@ class WorkerLoop:
     ) -> None:
         self._session = session
         self._timeout_of = timeout_of
-        self._phases: dict[pytest.Item, str] = {}
         self._key_waits: dict[pytest.Item, tuple[str, float]] = {}
         self._output = OutputRouting(session.config)
         self._claim_of = claim_of
@@ -128,7 +100,7 @@ class WorkerLoop:
         self.admission = Admission(concurrency=concurrency, limits=dict(limits or {}))
         self._instances = ScopeInstances()
         self._tree = CollectorTree(torn_down=self._instances.release)
-        self._batches = _Batches()
+        self._batches = Batches()
         # Tests leave from the front as they start: an OrderedDict finds its first
         # entry at once, where a dict scans past every slot emptied before it.
         self._waiting: OrderedDict[pytest.Item, tuple[int, Claim]] = OrderedDict()
@@ -136,7 +108,7 @@ class WorkerLoop:
         self._closed = False
         self._stop_reason: str | None = None
         self._wakeup: asyncio.Event | None = None
-        self._alarm = LoopAlarm(self._on_alarm)
+        self._deadlines = Deadlines(self._running, lambda: self._asyncio_loop)
         self._news: asyncio.Future[None] | None = None
         self._running_batch = -1
         self.aborted: BaseException | None = None
@@ -266,83 +238,7 @@ class WorkerLoop:
     def _arm_timeout(self, task: asyncio.Task[None], running: _Running) -> None:
         seconds = self._timeout_of(running.item, running.claim.alone) if self._timeout_of else None
         if seconds:
-            running.seconds = seconds
-            self._set_timer(task, running)
-
-    def _set_timer(self, task: asyncio.Task[None], running: _Running) -> None:
-        loop = self._asyncio_loop
-        if loop is not None:
-            running.timer = loop.call_later(running.seconds, self._time_out, task, running)
-            running.deadline = time.perf_counter() + running.seconds
-            self._alarm.arm(running.seconds + GRACE)
-
-    def _disarm(self, running: _Running) -> None:
-        if running.timer is not None:
-            running.timer.cancel()
-            running.timer = None
-        running.deadline = None
-
-    def _time_out(self, task: asyncio.Task[None], running: _Running) -> None:
-        """Rule 3's timeout: cancel the test in whatever phase it is."""
-        if task.done():
-            return
-        running.record.interruption = self._timeout_error(
-            running, "pytest-asyncgroup cancelled the test"
-        )
-        task.cancel()
-        self._timed_out(task, running)
-
-    def _timed_out(self, task: asyncio.Task[None], running: _Running) -> None:
-        self._disarm(running)
-        running.timeouts += 1
-        if running.timeouts == 1:  # its teardown gets as long again
-            self._set_timer(task, running)
-
-    def _timeout_error(self, running: _Running, what: str, *, where: bool = False) -> BaseException:
-        """The timeout failure; ``where``: with the traceback to where it was raised."""
-        phase = self._phases.get(running.item, "setup")
-        return pytest.fail.Exception(
-            f"Timeout (>{running.seconds:g}s) during {phase}: {what}", pytrace=where
-        )
-
-    def _on_alarm(self, frame: FrameType | None) -> tuple[float | None, BaseException | None]:
-        """Rule 3 for a test holding the loop (``held.py``; in the signal handler).
-
-        The test whose task's step is running is timed out there only once that
-        step has held the loop for ``GRACE`` past the deadline (or past its own
-        start, if it began later: another test may have held the loop over the
-        deadline), and only while it is in a phase of pytest's protocol (whose
-        errors pytest reports) and not in the engine's own code.
-        """
-        if self._asyncio_loop is None:
-            return None, None
-        now = time.perf_counter()
-        task = asyncio.current_task(self._asyncio_loop)  # whose step holds the loop
-        running = self._running.get(task) if task is not None else None
-        timeout = None
-        started = running.record.step_started if running is not None else None
-        deadline = running.deadline if running is not None else None
-        if running is not None and started is not None and deadline is not None and now >= deadline:
-            held_since = max(started, deadline)
-            if now < held_since + GRACE:
-                return held_since + GRACE - now, None
-            if running.item not in self._phases or not in_test_code(frame):
-                return RETRY, None
-            timeout = self._timeout_error(
-                running,
-                "pytest-asyncgroup interrupted the test's code, which held the loop",
-                where=True,
-            )
-            self._timed_out(task, running)  # type: ignore[arg-type]
-        deadlines = [r.deadline for r in self._running.values() if r.deadline is not None]
-        ring = max(min(deadlines) + GRACE - now, RETRY) if deadlines else None
-        return ring, timeout
-
-    def _on_phase(self, item: pytest.Item, when: str | None) -> None:
-        if when:
-            self._phases[item] = when
-        else:
-            self._phases.pop(item, None)
+            self._deadlines.arm(task, running, seconds)
 
     def _queue(self, batch: int) -> Iterator[tuple[pytest.Item, Claim]]:
         for item, (number, claim) in self._waiting.items():
@@ -382,7 +278,7 @@ class WorkerLoop:
                     on_escape=lambda failure: self._escaped(running, failure),
                     alone=running.claim.alone,
                     output=self._output,
-                    timed=running.seconds > 0,
+                    timed=running.clock.seconds > 0,
                 )
             except ABORTS as cause:  # rule 5: it never completes; the others stop too
                 if running.record.teardown_error is not None:
@@ -391,8 +287,7 @@ class WorkerLoop:
                 return
             self._report_done(running)
         finally:
-            self._disarm(running)
-            self._phases.pop(running.item, None)
+            self._deadlines.done(running)
             self.admission.release(running.claim)
             current_loop_restored(asyncio.get_running_loop())
 
@@ -428,7 +323,7 @@ class WorkerLoop:
         """In the test's teardown, before it leaves its collectors (rule 4)."""
         self._drop_waiting_if_stopping()
         while not (self._closed or self._stopping()) and self._tree.is_last_user(running.item):
-            self._disarm(running)  # waiting for more work is not the test's time
+            self._deadlines.disarm(running)  # waiting for more work is not the test's time
             self._report_done(running)
             self._news = worker_loop().create_future()
             held_from = time.time()
@@ -487,10 +382,10 @@ class WorkerLoop:
             patches.enter_context(_compat.setupstate_replaced(self._session, router))
             patches.enter_context(_compat.fixture_execute_wrapped(around_fixtures(locks.execute)))
             patches.enter_context(recording(self._asyncio_loop))
-            patches.enter_context(_compat.current_test_var_tolerant(self._on_phase))
+            patches.enter_context(_compat.current_test_var_tolerant(self._deadlines.on_phase))
             patches.callback(run_until_complete_bridged(self._asyncio_loop))
             patches.callback(stop_refused(self._asyncio_loop))
-            patches.callback(self._alarm.close)
+            patches.callback(self._deadlines.close)
             patches.callback(self._output.off)
             try:
                 await self._serve()
