@@ -209,7 +209,7 @@ def _scale_targets(result: ScenarioResult, n: int) -> list[tuple[str, bool | Non
 
 
 def scenarios(quick: bool) -> dict[str, Scenario]:
-    """The five scenarios of issue 5; ``quick`` shrinks every suite to a smoke test."""
+    """The five scenarios; ``quick`` shrinks every suite to a smoke test."""
     io = IOSuite() if not quick else IOSuite(keys=2, tests_per_key=5, free_tests=5)
     io_5000 = IOSuite(keys=100, free_tests=1000, modules=10)
     io_20000 = IOSuite(keys=400, free_tests=4000, modules=40)

@@ -199,7 +199,7 @@ def markdown(result: ScenarioResult, per_test: bool = False) -> str:
         lines += table(variant, per_test)
         lines.append("")
     if result.targets:
-        lines += ["## Targets (issue 5)", ""]
+        lines += ["## Targets", ""]
         for text, met, detail in result.targets:
             verdict = {True: "**met**", False: "**missed**", None: "**not measured**"}[met]
             lines.append(f"- {verdict}: {text} ({detail})")

@@ -1,4 +1,7 @@
-"""SPEC §3: what may run at the same time, proven from recorded start/end times."""
+"""What may run at the same time, proven from recorded start/end times.
+
+README: "What may run at the same time".
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""SPEC §7 under xdist: a crashing worker loses no result."""
+"""A crashing worker loses no result.
+
+README: "Across workers".
+"""
 
 from __future__ import annotations
 

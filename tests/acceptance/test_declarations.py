@@ -1,4 +1,7 @@
-"""SPEC §2: declaring resources, and bad declarations stopping the run at collection."""
+"""Declaring resources, and bad declarations stopping the run at collection.
+
+README: "Example" and "Options".
+"""
 
 from __future__ import annotations
 

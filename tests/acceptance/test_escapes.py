@@ -1,9 +1,11 @@
-"""SPEC §4: what escapes a task a test started fails that test, and nothing else.
+"""What escapes a task a test started fails that test, and nothing else.
 
 asyncio lets ``SystemExit`` and ``KeyboardInterrupt`` out of a task's step and
 through the loop; here one loop runs every test of a worker. Plain
 pytest-asyncio fails the test whose loop it went through (uvicorn's server task
 calls ``sys.exit()`` when its port is taken).
+
+README: "What escapes a task".
 """
 
 from __future__ import annotations

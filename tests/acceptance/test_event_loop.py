@@ -1,4 +1,7 @@
-"""SPEC §4: the worker's one event loop, and what tests and fixtures do with it."""
+"""The worker's one event loop, and what tests and fixtures do with it.
+
+README: "How it works".
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""SPEC §4: fixtures behave as in plain pytest while their tests overlap."""
+"""Fixtures behave as in plain pytest while their tests overlap.
+
+README: "What may run at the same time".
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Ctrl-C and ``pytest.exit()`` stop a run as they stop plain pytest (SPEC §5:
-pytest's semantics intact).
+"""Ctrl-C and ``pytest.exit()`` stop a run as they stop plain pytest.
 
 Plain pytest, interrupted: the phase a test was in makes no report, what it set
 up is torn down, session fixtures too, and the run exits with status 2 after
@@ -7,6 +6,8 @@ the "KeyboardInterrupt" banner. Each run here is a subprocess in its own
 session; SIGINT goes to its whole process group, as a terminal sends it, once
 the inner tests have started (they write marker files). The inner tests wait
 far longer than the hang guard, so a run that ends at all was interrupted.
+
+README: "Ctrl-C and pytest.exit()".
 """
 
 from __future__ import annotations

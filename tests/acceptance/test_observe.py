@@ -1,4 +1,7 @@
-"""Issue 6 / SPEC §5-§7: the run summary, the timeline, the plan, tests that block the loop."""
+"""The run summary, the timeline, the plan, tests that block the loop.
+
+README: "Seeing the run".
+"""
 
 from __future__ import annotations
 

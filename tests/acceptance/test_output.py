@@ -1,9 +1,11 @@
-"""SPEC §5, issue 4 item 1: each test's output and log records, while tests overlap.
+"""Each test's output and log records, while tests overlap.
 
 The inner tests tag every line they write with their own name, and wait between
 writes so their setups, calls and teardowns interleave (proven from spans). Each
 report section must then hold only lines carrying its own test's name, in the
 phase that wrote them.
+
+README: "Output, logs and warnings".
 """
 
 from __future__ import annotations

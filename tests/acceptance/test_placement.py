@@ -1,4 +1,7 @@
-"""SPEC §1, §3, §6 under xdist: where groups of tests run, and idle workers."""
+"""Where groups of tests run, and idle workers.
+
+README: "Across workers".
+"""
 
 from __future__ import annotations
 

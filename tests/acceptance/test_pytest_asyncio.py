@@ -1,4 +1,7 @@
-"""SPEC §4: suites written for pytest-asyncio run unchanged, on the worker's one loop."""
+"""Suites written for pytest-asyncio run unchanged, on the worker's one loop.
+
+README: "How it works".
+"""
 
 from __future__ import annotations
 

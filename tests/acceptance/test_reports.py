@@ -1,4 +1,7 @@
-"""SPEC §5 (the engine's part): one report per test and phase, streamed; exit status."""
+"""One report per test and phase, streamed; exit status.
+
+README: "Output, logs and warnings".
+"""
 
 from __future__ import annotations
 

@@ -1,9 +1,11 @@
-"""SPEC §4: one class/module fixture definition, one live instance per node.
+"""One class/module fixture definition, one live instance per node.
 
 A module fixture of a ``conftest.py`` is used by every module below it; a class
 fixture by every class. While tests of several modules (classes) overlap, each
 module (class) sees its own instance, set up on its first test and torn down
 after its last one, as in plain pytest.
+
+README: "What may run at the same time".
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""SPEC §5 under xdist: ``-x`` and ``--maxfail`` stop every worker."""
+"""``-x`` and ``--maxfail`` stop every worker.
+
+README: "Across workers".
+"""
 
 from __future__ import annotations
 

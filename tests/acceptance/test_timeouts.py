@@ -1,8 +1,10 @@
-"""SPEC §5 and §7, issue 4 item 4: a test's timeout cancels that test only.
+"""A test's timeout cancels that test only.
 
 pytest-timeout's names (``@pytest.mark.timeout``, ``--timeout``, the ini
 ``timeout``, ``PYTEST_TIMEOUT``) work with pytest-timeout active and without it
 (``-p no:timeout`` blocks it when installed; the oldest nox session lacks it).
+
+README: "Timeouts".
 """
 
 from __future__ import annotations
@@ -249,7 +251,7 @@ async def test_neighbour(i):
 def test_a_timeout_stops_a_test_whose_code_holds_the_loop(
     suite: pytest.Pytester, mode: list[str], plugin: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """SPEC §7: a hanging test is stopped by its timeout, even when it blocks the
+    """A hanging test is stopped by its timeout, even when it blocks the
     loop in synchronous code (before, the worker hung there): the timeout is
     raised where it blocks, and never in a test that has none."""
     monkeypatch.setenv("COLUMNS", "200")  # untruncated short summary lines

@@ -1,4 +1,7 @@
-"""SPEC §5, issue 4 item 3: warning filters and records per test, while tests overlap."""
+"""Warning filters and records per test, while tests overlap.
+
+README: "Output, logs and warnings".
+"""
 
 from __future__ import annotations
 

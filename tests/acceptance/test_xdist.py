@@ -1,4 +1,7 @@
-"""SPEC §3, §5, §6 under xdist: serial tests, session fixtures, ids, bad input, loading."""
+"""Serial tests, session fixtures, ids, bad input, loading.
+
+README: "Across workers".
+"""
 
 from __future__ import annotations
 

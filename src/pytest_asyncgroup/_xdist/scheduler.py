@@ -22,7 +22,7 @@ What it does with that:
 3. *Serial tests* wait until every other test has finished, then go to one
    worker, which runs them one at a time (they run alone in its loop). So
    they never overlap any test on any worker.
-4. *Crashes* (SPEC section 7): of the crashed worker's unfinished tests,
+4. *Crashes*: of the crashed worker's unfinished tests,
    those that had started are reported failed naming the crash (xdist reports
    the first, we the others); those that had not are sent to the replacement
    worker, or, when xdist will not replace it, to a live worker (serial
