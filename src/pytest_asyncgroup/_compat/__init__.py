@@ -130,10 +130,37 @@ from .xdist import (
     DIST_MODE as DIST_MODE,
 )
 from .xdist import (
+    LOGFINISH as LOGFINISH,
+)
+from .xdist import (
+    PROTOCOL_COMPLETE as PROTOCOL_COMPLETE,
+)
+from .xdist import (
+    RUNTESTS as RUNTESTS,
+)
+from .xdist import (
+    RUNTESTS_ALL as RUNTESTS_ALL,
+)
+from .xdist import (
+    SHUTDOWN as SHUTDOWN,
+)
+from .xdist import (
+    STEAL as STEAL,
+)
+from .xdist import (
+    TESTREPORT as TESTREPORT,
+)
+from .xdist import (
+    UNSCHEDULED as UNSCHEDULED,
+)
+from .xdist import (
     add_dist_choice as add_dist_choice,
 )
 from .xdist import (
     collection_difference as collection_difference,
+)
+from .xdist import (
+    crash_report as crash_report,
 )
 from .xdist import (
     max_worker_restart as max_worker_restart,
@@ -149,6 +176,9 @@ from .xdist import (
 )
 from .xdist import (
     route_worker_events as route_worker_events,
+)
+from .xdist import (
+    set_item_index as set_item_index,
 )
 from .xdist import (
     unpack_worker_events as unpack_worker_events,

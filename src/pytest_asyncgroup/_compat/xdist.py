@@ -163,3 +163,45 @@ def unpack_worker_events(node: Any, unpack: Callable[[Any], list[Any]]) -> None:
 def report_worker(report: pytest.TestReport) -> str:
     """``gw0``... for a report from an xdist worker, ``main`` in one process."""
     return str(getattr(report, "worker_id", None) or "main")
+
+
+# --- xdist's wire: commands, events, item indices, the crash report --------------
+# The names of the commands the controller sends a worker and of the events a
+# worker sends back (``xdist/remote.py``, ``xdist/dsession.py``; unknown commands
+# are ignored, unknown events are an INTERNALERROR), the ``item_index`` that
+# ``WorkerInteractor.pytest_runtest_logreport`` stamps on each report, and the
+# shape of the report ``DSession.handle_crashitem`` makes for a crashed test.
+# Checked: pytest-xdist 3.6.1, 3.8.0.
+
+RUNTESTS = "runtests"
+RUNTESTS_ALL = "runtests_all"
+SHUTDOWN = "shutdown"
+STEAL = "steal"
+"""Commands: run these indices, run every test, no more tests, give back these."""
+
+UNSCHEDULED = "unscheduled"
+PROTOCOL_COMPLETE = "runtest_protocol_complete"
+LOGFINISH = "logfinish"
+TESTREPORT = "testreport"
+"""Events: the indices given back, a test done (once per index), its log end, a report."""
+
+
+def set_item_index(interactor: Any, index: int) -> None:
+    """The index xdist's worker stamps on the next report it sends."""
+    interactor.item_index = index
+
+
+def crash_report(nodeid: str, message: str, node: Any) -> pytest.TestReport:
+    """A failed report for ``nodeid``, as xdist's own for a test a crash took
+    (``when="???"``, the location's line unknown, ``report.node`` the worker)."""
+    path = nodeid.split("::")[0]
+    report = pytest.TestReport(
+        nodeid=nodeid,
+        location=(path, None, path),
+        keywords={},
+        outcome="failed",
+        longrepr=message,
+        when="???",  # type: ignore[arg-type]
+    )
+    report.node = node  # type: ignore[attr-defined]
+    return report

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .. import _compat
 from .._core.keys import NO_RESOURCES, Declaration
 
 SIDE_CHANNEL = "pytest_asyncgroup_channel"
@@ -81,9 +82,9 @@ class EventBatcher:
 
 
 def _may_wait(name: str, kwargs: dict[str, Any]) -> bool:
-    if name == "logfinish":
+    if name == _compat.LOGFINISH:
         return True
-    if name == "testreport":
+    if name == _compat.TESTREPORT:
         data = kwargs.get("data")
         return isinstance(data, dict) and data.get("outcome") in ("passed", "skipped")
     return False

@@ -354,7 +354,7 @@ class AsyncGroupScheduling:
         asked = list(self._keyed_groups[best[1]])
         if asked != self._refused:
             self._stealing = (busiest, idle, asked)
-            busiest.sendcommand("steal", indices=asked, **{WHOLE: True})
+            busiest.sendcommand(_compat.STEAL, indices=asked, **{WHOLE: True})
 
     def _usable_nodes(self) -> list[WorkerController]:
         return [
@@ -414,19 +414,8 @@ class AsyncGroupScheduling:
         self._unassigned = []
 
     def _report_failed(self, index: int, node: WorkerController, message: str) -> None:
-        # The shape of xdist's own crash report (DSession.handle_crashitem).
         assert self.collection is not None
-        nodeid = self.collection[index]
-        path = nodeid.split("::")[0]
-        report = pytest.TestReport(
-            nodeid=nodeid,
-            location=(path, None, path),
-            keywords={},
-            outcome="failed",
-            longrepr=message,
-            when="???",  # type: ignore[arg-type]
-        )
-        report.node = node  # type: ignore[attr-defined]
+        report = _compat.crash_report(self.collection[index], message, node)
         self.config.hook.pytest_runtest_logreport(report=report)
 
     def _report_collection_difference(self, node: WorkerController, difference: str) -> None:

@@ -91,26 +91,26 @@ class WorkerRun:
             loop.close()
             return
         name, kwargs = command
-        if name == "runtests":
+        if name == _compat.RUNTESTS:
             loop.submit(self._items[index] for index in kwargs["indices"])
-        elif name == "runtests_all":
+        elif name == _compat.RUNTESTS_ALL:
             loop.submit(self._items)
-        elif name == "shutdown":
+        elif name == _compat.SHUTDOWN:
             loop.close()
         elif name == STOP_COMMAND:
             loop.stop(str(kwargs["reason"]))
-        elif name == "steal":  # an idle worker will run those not started here
+        elif name == _compat.STEAL:  # an idle worker will run those not started here
             taken = loop.withdraw(
                 (self._items[index] for index in kwargs["indices"]),
                 whole=bool(kwargs.get(WHOLE, False)),
             )
             self._interactor.sendevent(
-                "unscheduled", indices=[self._index_of[item] for item in taken]
+                _compat.UNSCHEDULED, indices=[self._index_of[item] for item in taken]
             )
 
     def _done(self, item: pytest.Item, record: TestRecord) -> None:
         self._interactor.sendevent(
-            "runtest_protocol_complete",
+            _compat.PROTOCOL_COMPLETE,
             item_index=self._index_of[item],
             duration=time.perf_counter() - record.started,
         )
@@ -124,4 +124,4 @@ class WorkerRun:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         index = _INDEX.get(None)
         if index is not None and self._interactor is not None:
-            self._interactor.item_index = index
+            _compat.set_item_index(self._interactor, index)
