@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import pytest
 
+from ..conftest import write_ini
+
 DIST = "--dist=asyncgroup"
 MODES = pytest.mark.parametrize("mode", [[], ["-n", "2"]], ids=["one-process", "n2"])
 
@@ -153,6 +155,7 @@ def test_system_exit_in_a_task_that_outlives_its_test_fails_nothing(
 ) -> None:
     """A task started on a wider loop scope lives on after its test, as it would
     with pytest-asyncio's module loop; what escapes it then is logged."""
+    write_ini(suite, "markers = asyncio: pytest-asyncio's marker, when it is not installed")
     suite.makepyfile(
         """
         import asyncio, logging, sys
