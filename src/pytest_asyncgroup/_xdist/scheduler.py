@@ -10,15 +10,12 @@ What it does with that:
    shared keys (``_core/grouping.py``), place the groups longest first
    (``_core/plan.py``), and send each worker all its tests at once, in collection
    order, so its loop has them all to run concurrently.
-2. *Idle workers get work*: a worker with no more tests left than its cap
-   (``--asyncgroup-concurrency``), or a replacement worker with none, asks,
-   through xdist's ``steal`` command, the worker with the most for half the
-   difference in keyless tests it has not started; the worker gives back
-   those still waiting. When no keyless test can move, it asks the worker
-   with the most tests left for a whole group sharing keys of which no test
-   has started (the largest of at most half the difference in tests left);
-   that worker gives back all of the group or none of it (``WHOLE``), so a
-   group still runs on one worker.
+2. *Idle workers get work*: when a worker has no more tests left than its cap
+   (``--asyncgroup-concurrency``), or a replacement worker has none, the
+   ``Balance`` (``_core/balance.py``) says which worker to ask, through xdist's
+   ``steal`` command, for which tests it has not started: keyless tests first,
+   else a whole keyed group, given back all or none (``WHOLE``), so a group
+   still runs on one worker.
 3. *Serial tests* wait until every other test has finished, then go to one
    worker, which runs them one at a time (they run alone in its loop). So
    they never overlap any test on any worker.
@@ -41,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from .. import _compat
+from .._core.balance import Ask, Balance
 from .._core.gcpause import collector_paused
 from .._core.keys import Declaration
 from .._core.plan import Placement, plan_run
@@ -92,18 +90,9 @@ class AsyncGroupScheduling:
         self.declarations: tuple[Declaration, ...] = ()
         self._first_worker = ""
         self._index_of: dict[str, int] = {}
-        self._started: set[int] = set()
-        self._movable: frozenset[int] = frozenset()
-        """Tests in no keyed group: they may move to an idle worker until they start."""
-        self._movable_on: dict[WorkerController, int] = {}
-        self._keyed_groups: list[tuple[int, ...]] = []
-        """Groups of tests sharing keys: each may move whole, until one of its tests starts."""
-        self._keyed_group_of: dict[int, int] = {}
-        self._started_groups: set[int] = set()
-        self._stealing: tuple[WorkerController, WorkerController, list[int]] | None = None
-        """``(from, for, asked)`` while a ``steal`` command waits for its answer."""
-        self._refused: list[int] = []
-        """The last ``steal`` that got nothing back: not asked again as it was."""
+        self._balance: Balance[WorkerController] = Balance()
+        self._stealing: tuple[Ask[WorkerController], WorkerController] | None = None
+        """``(ask, for)`` while a ``steal`` command waits for its answer."""
         self._unassigned: list[int] = []
         self._serial: list[int] = []
         self._planned = False
@@ -130,7 +119,7 @@ class AsyncGroupScheduling:
 
     def add_node(self, node: WorkerController) -> None:
         self._assigned[node] = set()
-        self._movable_on[node] = 0
+        self._balance.joined(node)
 
     def add_node_collection(self, node: WorkerController, collection: Sequence[str]) -> None:
         received = self._receive_collection(node)
@@ -171,8 +160,7 @@ class AsyncGroupScheduling:
         if item_index in assigned:
             assigned.remove(item_index)
             self._in_workers -= 1
-            if item_index in self._movable:
-                self._movable_on[node] -= 1
+            self._balance.gone(node, (item_index,))
             if self._serial and not self._in_workers:
                 self._start_serial_tests_if_due()
             elif len(assigned) <= self.settings.concurrency:
@@ -185,16 +173,16 @@ class AsyncGroupScheduling:
         self, node: WorkerController, indices: Sequence[int]
     ) -> None:
         """``node`` answers a ``steal``: ``indices`` had not started, and now never will there."""
-        thief, asked = None, list(indices)
-        if self._stealing is not None and self._stealing[0] is node:
-            _, thief, asked = self._stealing
+        ask, thief = None, None
+        if self._stealing is not None and self._stealing[0].giver is node:
+            ask, thief = self._stealing
             self._stealing = None
         assigned = self._assigned.get(node, set())  # (a node that went down has none)
         moved = sorted(index for index in indices if index in assigned)
         if moved:
             assigned.difference_update(moved)
             self._in_workers -= len(moved)
-            self._movable_on[node] -= sum(1 for index in moved if index in self._movable)
+            self._balance.gone(node, moved)
         if self._stopped:
             return  # a stopped run starts nothing more
         live = self._live_nodes()
@@ -203,16 +191,16 @@ class AsyncGroupScheduling:
         elif moved:  # the idle worker went down meanwhile
             self._unassigned.extend(moved)
             self._send_unassigned()
-        else:  # they started meanwhile; the next ask may differ, this one would not
-            self._refused = asked
+        elif ask is not None:  # they started meanwhile; the next ask may differ, this would not
+            self._balance.refused(ask)
         if thief in live and len(self._assigned[thief]) <= self.settings.concurrency:
             self._find_work_for(thief)
 
     def remove_node(self, node: WorkerController) -> str | None:
         unfinished = self._assigned.pop(node)
         self._in_workers -= len(unfinished)
-        self._movable_on.pop(node, None)
-        if self._stealing is not None and self._stealing[0] is node:
+        self._balance.left(node)
+        if self._stealing is not None and self._stealing[0].giver is node:
             self._stealing = None  # its answer will not come
         self._collected.discard(node)
         self._unusable.discard(node)
@@ -220,7 +208,7 @@ class AsyncGroupScheduling:
         if error is None or self.collection is None:
             return None  # a normal exit: whatever was left unfinished was stopped
         self._crashes += 1
-        in_flight = sorted(index for index in unfinished if index in self._started)
+        in_flight = sorted(index for index in unfinished if self._balance.has_started(index))
         not_started = sorted(set(unfinished) - set(in_flight))
         for index in in_flight[1:]:
             self._report_failed(index, node, self._crash_message(node, index, in_flight))
@@ -241,10 +229,7 @@ class AsyncGroupScheduling:
         """A worker began running ``nodeid`` (``pytest_runtest_logstart``)."""
         index = self._index_of.get(nodeid)
         if index is not None:
-            self._started.add(index)
-            group = self._keyed_group_of.get(index)
-            if group is not None:
-                self._started_groups.add(group)
+            self._balance.started(index)
 
     def mark_crashed(self, node: WorkerController, error: object) -> None:
         """``node`` went down with ``error`` (``pytest_testnodedown``), not a normal exit."""
@@ -275,22 +260,7 @@ class AsyncGroupScheduling:
         with collector_paused():  # every worker waits for this plan (_gcpause.py)
             run_plan = plan_run(self.declarations, history, self.settings.per_worker, len(workers))
             self.plan = run_plan.placements
-            self._movable = frozenset(
-                index
-                for placement in self.plan
-                if not placement.group.keys
-                for index in placement.group.tests
-            )
-            self._keyed_groups = [
-                tuple(sorted(placement.group.tests))
-                for placement in self.plan
-                if placement.group.keys
-            ]
-            self._keyed_group_of = {
-                index: group
-                for group, indices in enumerate(self._keyed_groups)
-                for index in indices
-            }
+            self._balance.plan(self.plan)
         self._serial = run_plan.serial
         for node, indices in zip(workers, run_plan.per_worker(len(workers)), strict=True):
             self._send(node, indices)
@@ -301,7 +271,7 @@ class AsyncGroupScheduling:
             before = len(assigned)
             assigned.update(indices)
             self._in_workers += len(assigned) - before
-            self._movable_on[node] += sum(1 for index in indices if index in self._movable)
+            self._balance.sent(node, indices)
             node.send_runtest_some(indices)
 
     def _find_work_for(self, idle: WorkerController) -> None:
@@ -309,52 +279,14 @@ class AsyncGroupScheduling:
         if self._stealing is not None or self._stopped or idle.shutting_down:
             return
         others = [node for node in self._live_nodes() if node is not idle]
-        if others and not self._ask_for_keyless_tests(idle, others):
-            self._ask_for_a_group(idle, others)
-
-    def _ask_for_keyless_tests(
-        self, idle: WorkerController, others: list[WorkerController]
-    ) -> bool:
-        """Ask the worker with the most keyless tests for half the difference of
-        those not started there; whether it was asked."""
-        busiest = max(others, key=self._movable_on.__getitem__)  # the first on ties
-        left = len(self._assigned[idle])
-        if self._movable_on[busiest] - left < 2:
-            return False  # cheap check first: this runs after each of the idle worker's tests
-        waiting = sorted(
-            index
-            for index in self._assigned[busiest]
-            if index in self._movable and index not in self._started
-        )
-        count = (len(waiting) - left) // 2
-        if count < 1 or waiting[-count:] == self._refused:
-            return False
-        self._stealing = (busiest, idle, waiting[-count:])
-        busiest.send_steal(waiting[-count:])
-        return True
-
-    def _ask_for_a_group(self, idle: WorkerController, others: list[WorkerController]) -> None:
-        """Ask the worker with the most tests left for a keyed group none of whose
-        tests has started: the largest of at most half the difference in tests
-        left (so the imbalance never flips), the later on ties (it would start
-        later there)."""
-        if len(self._started_groups) == len(self._keyed_groups):
-            return  # every group has started somewhere: none can move
-        busiest = max(others, key=lambda node: len(self._assigned[node]))
-        assigned = self._assigned[busiest]
-        difference = len(assigned) - len(self._assigned[idle])
-        best: tuple[int, int] | None = None
-        for group, indices in enumerate(self._keyed_groups):
-            if group in self._started_groups or indices[0] not in assigned:
-                continue
-            if 2 * len(indices) <= difference and (best is None or len(indices) >= best[0]):
-                best = (len(indices), group)
-        if best is None:
+        ask = self._balance.ask_for(idle, others, self._assigned)
+        if ask is None:
             return
-        asked = list(self._keyed_groups[best[1]])
-        if asked != self._refused:
-            self._stealing = (busiest, idle, asked)
-            busiest.sendcommand(_compat.STEAL, indices=asked, **{WHOLE: True})
+        self._stealing = (ask, idle)
+        if ask.whole:
+            ask.giver.sendcommand(_compat.STEAL, indices=ask.tests, **{WHOLE: True})
+        else:
+            ask.giver.send_steal(ask.tests)
 
     def _usable_nodes(self) -> list[WorkerController]:
         return [
