@@ -35,8 +35,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import pytest
@@ -59,6 +58,7 @@ from .item import ABORTS, TestRecord, run_test
 from .output import OutputRouting
 from .setupstate import CollectorTree, SetupStateRouter
 from .spawned import around_fixtures, recording
+from .waiting import Waiting
 
 ABORTED = "aborted"
 """The stop reason of an abort (rule 5); tests in flight get ``KeyboardInterrupt``."""
@@ -93,7 +93,6 @@ class WorkerLoop:
     ) -> None:
         self._session = session
         self._timeout_of = timeout_of
-        self._key_waits: dict[pytest.Item, tuple[str, float]] = {}
         self._output = OutputRouting(session.config)
         self._claim_of = claim_of
         self._on_done = on_done
@@ -101,9 +100,7 @@ class WorkerLoop:
         self._instances = ScopeInstances()
         self._tree = CollectorTree(torn_down=self._instances.release)
         self._batches = Batches()
-        # Tests leave from the front as they start: an OrderedDict finds its first
-        # entry at once, where a dict scans past every slot emptied before it.
-        self._waiting: OrderedDict[pytest.Item, tuple[int, Claim]] = OrderedDict()
+        self._waiting = Waiting()
         self._running: dict[asyncio.Task[None], _Running] = {}
         self._closed = False
         self._stop_reason: str | None = None
@@ -121,7 +118,7 @@ class WorkerLoop:
         items = list(items)
         self._tree.expect(items)
         for item in items:
-            self._waiting[item] = (self._batches.of(item), self._claim_of(item))
+            self._waiting.add(item, self._batches.of(item), self._claim_of(item))
         self._wake()
 
     def withdraw(self, items: Iterable[pytest.Item], *, whole: bool = False) -> list[pytest.Item]:
@@ -132,17 +129,8 @@ class WorkerLoop:
         for it (its module, the session) is then torn down in the teardown of
         this worker's last test under it, as usual.
         """
-        head = next(iter(self._waiting), None)
-        if whole:
-            items = list(items)
-            if any(item is head or item not in self._waiting for item in items):
-                return []
-        taken = [
-            item for item in items if item is not head and self._waiting.pop(item, None) is not None
-        ]
+        taken = self._waiting.withdraw(items, whole=whole)
         self._tree.forget(taken)
-        for item in taken:
-            self._key_waits.pop(item, None)
         return taken
 
     def close(self) -> None:
@@ -186,8 +174,7 @@ class WorkerLoop:
 
     def _drop_waiting_if_stopping(self) -> None:
         if self._waiting and self._stopping():
-            self._tree.forget(self._waiting)
-            self._waiting.clear()
+            self._tree.forget(self._waiting.clear())
 
     def _interrupt_running(self, reason: str) -> set[asyncio.Task[None]]:
         """Cancel the tests in flight (not those tearing down); return their tasks."""
@@ -209,14 +196,17 @@ class WorkerLoop:
 
     def _start_admissible(self) -> None:
         self._drop_waiting_if_stopping()
-        if not self._waiting:
+        head = self._waiting.head()
+        if head is None:
             return
-        # Batch numbers never decrease in submission order: the first waiting
-        # test's batch is the next one, and it starts once the running one is done.
-        batch = next(iter(self._waiting.values()))[0]
+        # The first waiting test's batch is the next one (``waiting.py``); it
+        # starts once the running one is done.
+        batch = head[1]
         if self._running and self._running_batch != batch:
             return
-        for item in self.admission.admit(self._queue(batch), self._note_key_wait):
+        for item in self.admission.admit(
+            self._waiting.of_batch(batch), self._waiting.note_key_wait
+        ):
             running = self._started(item, batch)
             task = asyncio.get_running_loop().create_task(self._run(running))
             self._running[task] = running
@@ -224,27 +214,17 @@ class WorkerLoop:
 
     def _started(self, item: pytest.Item, batch: int) -> _Running:
         """Take an admitted test off the waiting queue."""
-        _, claim = self._waiting.pop(item)
+        _, claim, wait = self._waiting.start(item)
         self._running_batch = batch
         running = _Running(item, claim, TestRecord(item.nodeid))
-        wait = self._key_waits.pop(item, None)
         if wait is not None:
-            running.record.waits.append((*wait, time.time()))
+            running.record.waits.append(wait)
         return running
-
-    def _note_key_wait(self, item: pytest.Item, key: str) -> None:
-        self._key_waits.setdefault(item, (key, time.time()))
 
     def _arm_timeout(self, task: asyncio.Task[None], running: _Running) -> None:
         seconds = self._timeout_of(running.item, running.claim.alone) if self._timeout_of else None
         if seconds:
             self._deadlines.arm(task, running, seconds)
-
-    def _queue(self, batch: int) -> Iterator[tuple[pytest.Item, Claim]]:
-        for item, (number, claim) in self._waiting.items():
-            if number != batch:
-                return
-            yield item, claim
 
     async def _run(self, running: _Running) -> None:
         """Run ``running``'s test; then, while tests that run alone follow, run them too.
@@ -299,8 +279,10 @@ class WorkerLoop:
         task = asyncio.current_task()
         if task not in self._running or len(self._running) > 1 or not self._next_waits_alone():
             return None  # something else started meanwhile: the serve loop takes over
-        item, (batch, claim) = next(iter(self._waiting.items()))
-        if not self.admission.admit([(item, claim)], self._note_key_wait):
+        head = self._waiting.head()
+        assert head is not None
+        item, batch, claim = head
+        if not self.admission.admit([(item, claim)], self._waiting.note_key_wait):
             return None
         running = self._started(item, batch)
         self._running[task] = running
@@ -308,10 +290,8 @@ class WorkerLoop:
         return running
 
     def _next_waits_alone(self) -> bool:
-        if not self._waiting or self._stopping():
-            return False
-        _, claim = next(iter(self._waiting.values()))
-        return claim.alone
+        head = self._waiting.head()
+        return head is not None and head[2].alone and not self._stopping()
 
     def _report_done(self, running: _Running) -> None:
         if not running.done_reported:
@@ -362,9 +342,10 @@ class WorkerLoop:
         collectors to keep live. As in a plain run between the batch's last test
         in order and the next batch's first: those both are under."""
         running.left = True
-        if not self._waiting:
+        head = self._waiting.head()
+        if head is None:
             return None
-        item, (batch, _) = next(iter(self._waiting.items()))
+        item, batch, _ = head
         # The batch check first: it settles nearly every leave without a scan.
         if batch == self._running_batch or any(not t.left for t in self._running.values()):
             return None
