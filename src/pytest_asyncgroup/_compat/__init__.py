@@ -49,6 +49,9 @@ from .pytest import (
     fixture_execute_wrapped as fixture_execute_wrapped,
 )
 from .pytest import (
+    fixture_finish_wrapped as fixture_finish_wrapped,
+)
+from .pytest import (
     fixture_function_swapped as fixture_function_swapped,
 )
 from .pytest import (

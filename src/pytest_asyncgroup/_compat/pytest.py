@@ -199,6 +199,28 @@ def fixture_execute_wrapped(
         _fixtures.FixtureDef.execute = original  # type: ignore[method-assign]
 
 
+# ``FixtureDef.finish(request)`` runs a fixture's finalizers (its teardown); it is
+# what the finalizer ``execute`` registers on the requesting node calls, looked up
+# on the class at that time (pytest 8.3, 9.2). Wrapped for the run, as ``execute``.
+
+
+@contextlib.contextmanager
+def fixture_finish_wrapped(
+    wrap: Callable[[Callable[[Any, Any], Any], Any, Any], Any],
+) -> Iterator[None]:
+    original = _fixtures.FixtureDef.finish
+
+    def finish(self: Any, request: Any) -> Any:
+        __tracebackhide__ = True
+        return wrap(original, self, request)
+
+    _fixtures.FixtureDef.finish = finish  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        _fixtures.FixtureDef.finish = original  # type: ignore[method-assign]
+
+
 # --- async fixtures --------------------------------------------------------------
 # ``pytest_fixture_setup`` calls ``resolve_fixture_function(fixturedef, request)``
 # (binds class fixtures to the test's instance), then the function. We resolve the

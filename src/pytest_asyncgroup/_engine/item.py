@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from .. import _compat
+from . import per_test
 from .bridge import await_only, in_bridge, run_in_greenlet
 from .output import OutputRouting, capture_for_this_test
 from .setupstate import CollectorTree, TestSetupState, bind
@@ -164,11 +165,18 @@ async def run_test(
     def teardown_started() -> None:
         record.tearing_down = True
 
+    test = per_test.begin(item.nodeid)  # in the test's own context, as ``track``
+    tasks = track(item, warnings, on_escape)
+
+    def torn_down() -> None:
+        tasks.cancel_left()
+        test.end()  # what it left set on shared objects goes (``loop_overlay.py``)
+
     state = TestSetupState(
         tree,
         item,
         teardown_started=teardown_started,
-        torn_down=track(item, warnings, on_escape).cancel_left,
+        torn_down=torn_down,
         before_leaving=before_leaving,
         next_batch=next_batch,
     )
@@ -198,6 +206,7 @@ async def run_test(
                 record.teardown_error = error
             raise
     finally:
+        test.end()
         undo_methods()
         undo_fixtures()
         record.finished = time.perf_counter()

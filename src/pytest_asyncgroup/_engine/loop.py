@@ -40,7 +40,6 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from .. import _compat
 from .._compat import BaseExceptionGroup
 from .._core.admission import Admission, Claim
 from .batches import Batches
@@ -48,16 +47,14 @@ from .bridge import (
     await_only,
     current_loop_restored,
     run_in_greenlet,
-    run_until_complete_bridged,
-    stop_refused,
     worker_loop,
 )
 from .deadlines import Clock, Deadlines
-from .fixtures import FixtureLocks, ScopeInstances
+from .fixtures import ScopeInstances
+from .installed import engine_installed
 from .item import ABORTS, TestRecord, run_test
 from .output import OutputRouting
-from .setupstate import CollectorTree, SetupStateRouter
-from .spawned import around_fixtures, recording
+from .setupstate import CollectorTree
 from .waiting import Waiting
 
 ABORTED = "aborted"
@@ -358,15 +355,10 @@ class WorkerLoop:
         self._asyncio_loop = asyncio.get_running_loop()
         if self.aborted is not None:  # Ctrl-C before the loop ran
             self._abort(self.aborted)
-        locks = FixtureLocks()
-        router = SetupStateRouter()
         with contextlib.ExitStack() as patches:
-            patches.enter_context(_compat.setupstate_replaced(self._session, router))
-            patches.enter_context(_compat.fixture_execute_wrapped(around_fixtures(locks.execute)))
-            patches.enter_context(recording(self._asyncio_loop))
-            patches.enter_context(_compat.current_test_var_tolerant(self._deadlines.on_phase))
-            patches.callback(run_until_complete_bridged(self._asyncio_loop))
-            patches.callback(stop_refused(self._asyncio_loop))
+            patches.enter_context(
+                engine_installed(self._session, self._asyncio_loop, self._deadlines.on_phase)
+            )
             patches.callback(self._deadlines.close)
             patches.callback(self._output.off)
             try:

@@ -1,0 +1,59 @@
+"""What the worker loop changes in pytest and asyncio while it serves, undone after.
+
+- pytest's ``SetupState`` is replaced by a router to each test's own
+  (``setupstate.py``), since tests set up and tear down interleaved;
+- ``FixtureDef.execute`` waits for a higher-scoped fixture another test is
+  setting up (``fixtures.py``), records the tasks a fixture starts with its
+  test's (``spawned.py``), and runs fixtures of wider scopes outside every test
+  (``per_test.py``), as does ``FixtureDef.finish``;
+- the loop gets the task factory recording tests' tasks (``spawned.py``), its
+  class swapped for per-test overlays (``loop_overlay.py``), and
+  ``run_until_complete`` and ``stop`` that work from a test's code (``bridge.py``);
+- pytest's ``PYTEST_CURRENT_TEST`` bookkeeping tolerates overlapping tests and
+  tells the deadlines of each phase (``deadlines.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from .. import _compat
+from . import per_test
+from .bridge import run_until_complete_bridged, stop_refused
+from .fixtures import FixtureLocks
+from .loop_overlay import overlaid
+from .setupstate import SetupStateRouter
+from .spawned import around_fixtures, recording
+
+
+def _finish(original: Callable[[Any, Any], Any], fixturedef: Any, request: Any) -> Any:
+    __tracebackhide__ = True
+    return original(fixturedef, request)
+
+
+@contextlib.contextmanager
+def engine_installed(
+    session: pytest.Session,
+    loop: asyncio.AbstractEventLoop,
+    on_phase: Callable[[pytest.Item, str | None], None],
+) -> Iterator[None]:
+    """Install the engine's changes (see module docstring) for the ``with`` block."""
+    locks = FixtureLocks()
+    execute = per_test.wider_fixtures_outside(around_fixtures(locks.execute))
+    with contextlib.ExitStack() as installed:
+        installed.enter_context(_compat.setupstate_replaced(session, SetupStateRouter()))
+        installed.enter_context(_compat.fixture_execute_wrapped(execute))
+        installed.enter_context(
+            _compat.fixture_finish_wrapped(per_test.wider_fixtures_outside(_finish))
+        )
+        installed.enter_context(recording(loop))
+        installed.enter_context(overlaid(loop))
+        installed.enter_context(_compat.current_test_var_tolerant(on_phase))
+        installed.callback(run_until_complete_bridged(loop))
+        installed.callback(stop_refused(loop))
+        yield
