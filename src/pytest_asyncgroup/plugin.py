@@ -11,6 +11,7 @@ from ._core.settings import (
     DEFAULT_ALONE_FIXTURES,
     DEFAULT_BLOCK_THRESHOLD,
     DEFAULT_CONCURRENCY,
+    DEFAULT_STALL_REPORT,
     SettingError,
     Settings,
     build_settings,
@@ -77,6 +78,12 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
         default="",
         help=f"seconds a test's code may hold the event loop before the summary names it "
         f"(default {DEFAULT_BLOCK_THRESHOLD})",
+    )
+    parser.addini(
+        "asyncgroup_stall_report",
+        default="",
+        help=f"seconds with tests in flight and none making progress before the worker "
+        f"says where each waits; 0: never (default {DEFAULT_STALL_REPORT:g})",
     )
     parser.addini(
         "asyncgroup_alone_fixtures",
@@ -176,6 +183,7 @@ def _settings(config: pytest.Config) -> Settings:
             timeout_sources=_timeouts.sources(config),
             pytest_timeout_active=_timeouts.pytest_timeout_active(config),
             block_threshold_ini=str(config.getini("asyncgroup_block_threshold")),
+            stall_report_ini=str(config.getini("asyncgroup_stall_report")),
         )
     except SettingError as exc:
         raise pytest.UsageError(f"pytest-asyncgroup: {exc}") from None

@@ -13,6 +13,7 @@ from pathlib import Path
 
 DEFAULT_CONCURRENCY = 64
 DEFAULT_BLOCK_THRESHOLD = 0.1  # seconds; asyncio's debug mode warns from 0.1 s too
+DEFAULT_STALL_REPORT = 60.0  # seconds with tests in flight and none making progress
 DEFAULT_ALONE_FIXTURES = ("capfd", "capfdbinary", "monkeypatch", "mocker")
 CAPTURE_FIXTURES = ("capsys", "capsysbinary", "capfd", "capfdbinary", "capteesys")
 """pytest has one capture-fixture slot per process: tests using these always run alone."""
@@ -36,6 +37,8 @@ class Settings:
     """A test whose code holds the loop longer than this is named in the summary."""
     pytest_timeout_for_alone: bool = False
     """pytest-timeout is active: it times tests that run alone, by its own method."""
+    stall_report: float = DEFAULT_STALL_REPORT
+    """Seconds with tests in flight and no step of any: then say where they wait; 0: never."""
 
 
 def parse_positive_int(value: object, setting: str) -> int:
@@ -121,6 +124,7 @@ def build_settings(
     timeout_sources: Iterable[tuple[object, str]] = (),
     pytest_timeout_active: bool = False,
     block_threshold_ini: str = "",
+    stall_report_ini: str = "",
 ) -> Settings:
     """Settings from raw option and ini values; the option wins over the ini."""
     if concurrency_option is not None:
@@ -145,5 +149,10 @@ def build_settings(
             parse_seconds(block_threshold_ini, "asyncgroup_block_threshold")
             if block_threshold_ini.strip()
             else DEFAULT_BLOCK_THRESHOLD
+        ),
+        stall_report=(
+            parse_seconds(stall_report_ini, "asyncgroup_stall_report")
+            if stall_report_ini.strip()
+            else DEFAULT_STALL_REPORT
         ),
     )

@@ -11,12 +11,14 @@ from .interrupt import run_interruptible
 from .item import RECORD, TestRecord, call_async_test, is_async_test, on_other_backend
 from .loop import OnDone, WorkerLoop
 from .output import in_overlapping_test
+from .stalls import Stall
 
 __all__ = [
     "RECORD",
     "Admission",
     "Claim",
     "OnDone",
+    "Stall",
     "TestRecord",
     "WorkerLoop",
     "async_fixture_shim",

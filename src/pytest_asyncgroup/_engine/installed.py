@@ -9,6 +9,7 @@
 - the loop gets the task factory recording tests' tasks (``spawned.py``), its
   class swapped for per-test overlays (``loop_overlay.py``), and
   ``run_until_complete`` and ``stop`` that work from a test's code (``bridge.py``);
+- a thread watches for a stalled run (``stalls.py``);
 - pytest's ``PYTEST_CURRENT_TEST`` bookkeeping tolerates overlapping tests and
   tells the deadlines of each phase (``deadlines.py``).
 """
@@ -29,6 +30,7 @@ from .fixtures import FixtureLocks
 from .loop_overlay import overlaid
 from .setupstate import SetupStateRouter
 from .spawned import around_fixtures, recording
+from .stalls import InFlight, Stall, StallWatch
 
 
 def _finish(original: Callable[[Any, Any], Any], fixturedef: Any, request: Any) -> Any:
@@ -41,6 +43,8 @@ def engine_installed(
     session: pytest.Session,
     loop: asyncio.AbstractEventLoop,
     on_phase: Callable[[pytest.Item, str | None], None],
+    *,
+    stall: tuple[Stall, Callable[[], list[InFlight]]] | None = None,
 ) -> Iterator[None]:
     """Install the engine's changes (see module docstring) for the ``with`` block."""
     locks = FixtureLocks()
@@ -56,4 +60,8 @@ def engine_installed(
         installed.enter_context(_compat.current_test_var_tolerant(on_phase))
         installed.callback(run_until_complete_bridged(loop))
         installed.callback(stop_refused(loop))
+        if stall is not None:
+            watch = StallWatch(stall[0], loop, stall[1])
+            watch.start()
+            installed.callback(watch.stop)
         yield

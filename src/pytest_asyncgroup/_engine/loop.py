@@ -36,7 +36,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from functools import partial
 
 import pytest
 
@@ -49,12 +49,14 @@ from .bridge import (
     run_in_greenlet,
     worker_loop,
 )
-from .deadlines import Clock, Deadlines
+from .deadlines import Deadlines
 from .fixtures import ScopeInstances
 from .installed import engine_installed
 from .item import ABORTS, TestRecord, run_test
 from .output import OutputRouting
+from .running import Running, in_flight, interrupt_all
 from .setupstate import CollectorTree
+from .stalls import Stall
 from .waiting import Waiting
 
 ABORTED = "aborted"
@@ -62,17 +64,6 @@ ABORTED = "aborted"
 OnDone = Callable[["pytest.Item", TestRecord], None]
 TimeoutOf = Callable[["pytest.Item", bool], "float | None"]
 """Seconds after which a test (running alone or not) is cancelled; None: never."""
-
-
-@dataclass
-class _Running:
-    item: pytest.Item
-    claim: Claim
-    record: TestRecord
-    done_reported: bool = False
-    left: bool = False
-    """The test has counted itself out of its collectors (it is tearing them down, or done)."""
-    clock: Clock = field(default_factory=Clock)
 
 
 class WorkerLoop:
@@ -87,6 +78,7 @@ class WorkerLoop:
         limits: dict[str, int] | None = None,
         on_done: OnDone | None = None,
         timeout_of: TimeoutOf | None = None,
+        stall: Stall | None = None,
     ) -> None:
         self._session = session
         self._timeout_of = timeout_of
@@ -98,7 +90,7 @@ class WorkerLoop:
         self._tree = CollectorTree(torn_down=self._instances.release)
         self._batches = Batches()
         self._waiting = Waiting()
-        self._running: dict[asyncio.Task[None], _Running] = {}
+        self._running: dict[asyncio.Task[None], Running] = {}
         self._closed = False
         self._stop_reason: str | None = None
         self._wakeup: asyncio.Event | None = None
@@ -109,6 +101,7 @@ class WorkerLoop:
         """What stopped the run as in plain pytest (rule 5), for the driver to raise."""
         self._errors_after_abort: list[BaseException] = []
         self._asyncio_loop: asyncio.AbstractEventLoop | None = None
+        self._stall = stall
 
     def submit(self, items: Iterable[pytest.Item]) -> None:
         """Queue tests to run, in order; may be called while :meth:`serve` runs."""
@@ -175,21 +168,7 @@ class WorkerLoop:
 
     def _interrupt_running(self, reason: str) -> set[asyncio.Task[None]]:
         """Cancel the tests in flight (not those tearing down); return their tasks."""
-        cancelled = set()
-        for task, running in self._running.items():
-            record = running.record
-            if record.started and not record.tearing_down and record.interruption is None:
-                record.interruption = (
-                    KeyboardInterrupt()  # stops pytest's protocol where it is, as ABORTS do
-                    if self.aborted is not None
-                    else pytest.fail.Exception(
-                        f"cancelled by pytest-asyncgroup: the run is stopping ({reason})",
-                        pytrace=False,
-                    )
-                )
-                task.cancel()
-                cancelled.add(task)
-        return cancelled
+        return interrupt_all(self._running, reason, aborted=self.aborted is not None)
 
     def _start_admissible(self) -> None:
         self._drop_waiting_if_stopping()
@@ -209,21 +188,21 @@ class WorkerLoop:
             self._running[task] = running
             self._arm_timeout(task, running)
 
-    def _started(self, item: pytest.Item, batch: int) -> _Running:
+    def _started(self, item: pytest.Item, batch: int) -> Running:
         """Take an admitted test off the waiting queue."""
         _, claim, wait = self._waiting.start(item)
         self._running_batch = batch
-        running = _Running(item, claim, TestRecord(item.nodeid))
+        running = Running(item, claim, TestRecord(item.nodeid))
         if wait is not None:
             running.record.waits.append(wait)
         return running
 
-    def _arm_timeout(self, task: asyncio.Task[None], running: _Running) -> None:
+    def _arm_timeout(self, task: asyncio.Task[None], running: Running) -> None:
         seconds = self._timeout_of(running.item, running.claim.alone) if self._timeout_of else None
         if seconds:
             self._deadlines.arm(task, running, seconds)
 
-    async def _run(self, running: _Running) -> None:
+    async def _run(self, running: Running) -> None:
         """Run ``running``'s test; then, while tests that run alone follow, run them too.
 
         A run of tests that each run alone (a sync suite) goes on in this task,
@@ -232,14 +211,14 @@ class WorkerLoop:
         and stops still get that pass.
         """
         try:
-            following: _Running | None = running
+            following: Running | None = running
             while following is not None:
                 await self._run_one(following)
                 following = await self._next_alone(following)
         finally:
             self._wake()
 
-    async def _run_one(self, running: _Running) -> None:
+    async def _run_one(self, running: Running) -> None:
         try:
             if self._stopping():  # admitted just before the stop: never started
                 self._tree.forget([running.item])
@@ -268,7 +247,7 @@ class WorkerLoop:
             self.admission.release(running.claim)
             current_loop_restored(asyncio.get_running_loop())
 
-    async def _next_alone(self, previous: _Running) -> _Running | None:
+    async def _next_alone(self, previous: Running) -> Running | None:
         """The next waiting test, admitted in this task, if it runs alone and may start."""
         if not (previous.claim.alone and self._next_waits_alone()):
             return None
@@ -290,13 +269,13 @@ class WorkerLoop:
         head = self._waiting.head()
         return head is not None and head[2].alone and not self._stopping()
 
-    def _report_done(self, running: _Running) -> None:
+    def _report_done(self, running: Running) -> None:
         if not running.done_reported:
             running.done_reported = True
             if self._on_done is not None:
                 self._on_done(running.item, running.record)
 
-    def _before_leaving(self, running: _Running) -> None:
+    def _before_leaving(self, running: Running) -> None:
         """In the test's teardown, before it leaves its collectors (rule 4)."""
         self._drop_waiting_if_stopping()
         while not (self._closed or self._stopping()) and self._tree.is_last_user(running.item):
@@ -311,7 +290,7 @@ class WorkerLoop:
                 running.record.held = (earlier[0] if earlier else held_from, time.time())
         self._drop_waiting_if_stopping()
 
-    def _escaped(self, running: _Running, failure: BaseException) -> bool:
+    def _escaped(self, running: Running, failure: BaseException) -> bool:
         """``failure`` escaped a task ``running``'s test started (``spawned.py``):
         fail the test with it, in the phase it is in, as a timeout does. False: a
         real Ctrl-C (a second one, raised wherever it lands), to let through."""
@@ -333,7 +312,7 @@ class WorkerLoop:
             task.cancel()
         return True
 
-    def _next_batch(self, running: _Running) -> frozenset[object] | None:
+    def _next_batch(self, running: Running) -> frozenset[object] | None:
         """As ``running``'s test leaves its collectors, if it ends its batch (rule 1:
         every other test has left, and the next waits for a new batch): the
         collectors to keep live. As in a plain run between the batch's last test
@@ -357,7 +336,14 @@ class WorkerLoop:
             self._abort(self.aborted)
         with contextlib.ExitStack() as patches:
             patches.enter_context(
-                engine_installed(self._session, self._asyncio_loop, self._deadlines.on_phase)
+                engine_installed(
+                    self._session,
+                    self._asyncio_loop,
+                    self._deadlines.on_phase,
+                    stall=(self._stall, partial(in_flight, self._running, self._deadlines.phases))
+                    if self._stall
+                    else None,
+                )
             )
             patches.callback(self._deadlines.close)
             patches.callback(self._output.off)

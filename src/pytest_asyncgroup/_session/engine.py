@@ -6,12 +6,15 @@ makes the :class:`~.._engine.WorkerLoop` from the user's settings.
 
 from __future__ import annotations
 
+import os
+import sys
+
 import pytest
 
 from .. import _compat
 from .._core.keys import Declaration
 from .._core.settings import Settings
-from .._engine import Claim, OnDone, WorkerLoop, is_async_test, on_other_backend
+from .._engine import Claim, OnDone, Stall, WorkerLoop, is_async_test, on_other_backend
 from .declarations import declaration_of, timeout_of
 
 
@@ -55,8 +58,27 @@ class ClaimOf:
         return known and not on_other_backend(_compat.anyio_backend_at_collection(item))
 
 
+def stall_to_stderr(where: str, seconds: float) -> Stall:
+    """The stall report written to the process's standard error as it is now,
+    before pytest's capture redirects it for a test (as ``faulthandler`` does)."""
+    try:
+        fd = os.dup(sys.stderr.fileno())
+    except (AttributeError, ValueError, OSError):
+        fd = os.dup(2)
+    output = os.fdopen(fd, "w", encoding="utf-8", errors="replace", closefd=True)
+
+    def report(text: str) -> None:
+        output.write("\n" + text + "\n")
+        output.flush()
+
+    return Stall(seconds, report, where, close=output.close)
+
+
 def new_worker_loop(
-    session: pytest.Session, settings: Settings, on_done: OnDone | None = None
+    session: pytest.Session,
+    settings: Settings,
+    on_done: OnDone | None = None,
+    stall: Stall | None = None,
 ) -> WorkerLoop:
     """The engine configured from the user's settings (one process, or one xdist worker)."""
     return WorkerLoop(
@@ -68,4 +90,5 @@ def new_worker_loop(
         ),
         limits=dict(settings.limits),
         on_done=on_done,
+        stall=stall,
     )

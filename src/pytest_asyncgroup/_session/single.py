@@ -8,7 +8,7 @@ from .._core.plan import keyed_groups, plan_run
 from .._core.settings import Settings
 from .._engine import WorkerLoop, run_interruptible
 from .declarations import declaration_of, declarations_error, declare_all
-from .engine import new_worker_loop
+from .engine import new_worker_loop, stall_to_stderr
 from .stopping import FirstStop
 
 
@@ -38,10 +38,19 @@ class OneProcessRun:
         if session.config.option.collectonly:
             return True
         self._session = session
-        self.loop = loop = new_worker_loop(session, self.settings)
+        stall = (
+            stall_to_stderr("the main process", self.settings.stall_report)
+            if self.settings.stall_report
+            else None
+        )
+        self.loop = loop = new_worker_loop(session, self.settings, stall=stall)
         loop.submit(session.items)
         loop.close()
-        run_interruptible(loop, loop.serve())
+        try:
+            run_interruptible(loop, loop.serve())
+        finally:
+            if stall is not None:
+                stall.close()  # (done already, unless the loop never served)
         if session.shouldfail:
             raise session.Failed(session.shouldfail)
         if session.shouldstop:

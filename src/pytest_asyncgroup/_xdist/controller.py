@@ -71,7 +71,17 @@ class ControllerRun:
                 f"pytest-asyncgroup: worker {node.gateway.id!r} did not describe its tests "
                 f"({exc.__class__.__name__}); is pytest-asyncgroup installed where it runs?"
             ) from None
+        # What comes next on the channel is a stall report (``_engine/stalls.py``).
+        channel.setcallback(self._print_stall_report)
         return Collection.load(data)
+
+    def _print_stall_report(self, text: object) -> None:
+        """On execnet's receiver thread; the main thread is waiting for events,
+        as none come while the worker's tests are stalled."""
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write("\n")  # after the progress dots, on a line of its own
+            reporter.write_line(str(text))
 
     def pytest_runtest_logstart(self, nodeid: str) -> None:
         if self.scheduler is not None:

@@ -6,7 +6,9 @@ one per worker (``pytest_configure_node``) and passes it in
 ``node.workerinput[SIDE_CHANNEL]``; execnet can send channels inside messages.
 The worker sends one message on it, before xdist's ``collectionfinish``: the
 declaration of every collected test, by collection index, or the problems that
-must stop the run. Nodeids are never changed.
+must stop the run. Nodeids are never changed. After that, only if the worker's
+tests stall, the text of each stall report (``_engine/stalls.py``), which the
+controller prints.
 
 Controller -> worker, the other way, uses xdist's own command channel: workers
 running our loop understand one more command, :data:`STOP_COMMAND`, and xdist's

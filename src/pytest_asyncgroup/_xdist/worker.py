@@ -26,7 +26,7 @@ import pytest
 
 from .. import _compat
 from .._core.settings import Settings
-from .._engine import TestRecord, WorkerLoop, run_interruptible
+from .._engine import Stall, TestRecord, WorkerLoop, run_interruptible
 from .._session.declarations import declaration_of, declare_all
 from .._session.engine import new_worker_loop
 from .protocol import SIDE_CHANNEL, STOP_COMMAND, WHOLE, Collection, EventBatcher
@@ -57,7 +57,11 @@ class WorkerRun:
         self._items = session.items  # unchanged: xdist's indices point into it
         self._index_of = {item: index for index, item in enumerate(session.items)}
         self._interactor = _compat.worker_interactor(self.config)
-        self._loop = new_worker_loop(session, self.settings, on_done=self._done)
+        stall = None
+        if self.settings.stall_report:  # to the controller, which prints it (``controller.py``)
+            where = _compat.worker_id(self.config)
+            stall = Stall(self.settings.stall_report, self._side_channel.send, where)
+        self._loop = new_worker_loop(session, self.settings, on_done=self._done, stall=stall)
         try:
             run_interruptible(self._loop, self._serve(self._loop))
         except pytest.exit.Exception as exit:

@@ -1,0 +1,113 @@
+"""A stalled run says where it waits (README: "Seeing the run").
+
+A test awaiting an event nobody sets waits silently: its task is not running,
+so pytest's ``faulthandler_timeout`` would show only the idle loop.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+DIST = "--dist=asyncgroup"
+
+STUCK = """
+import asyncio
+import pytest
+
+async def wait_for_the_event():
+    event = asyncio.Event()
+    asyncio.get_running_loop().call_later(3, event.set)  # no step of any test till then
+    await event.wait()  # the line the report names
+
+@pytest.fixture
+def server():
+    asyncio.get_event_loop().run_until_complete(asyncio.sleep(0))
+    yield
+
+async def test_stuck(server):
+    await wait_for_the_event()
+
+async def test_patches_the_loop():
+    asyncio.get_running_loop().slow_callback_duration = 3.0
+
+async def test_ends():
+    await asyncio.sleep(0.1)
+"""
+
+
+def report_of(result: pytest.RunResult) -> str:
+    text = "\n".join(result.outlines + result.errlines)
+    assert "has made progress for 1s (asyncgroup_stall_report)" in text, text
+    assert text.count("has made progress") == 1, text  # once per stall
+    return text[text.index("pytest-asyncgroup: no test on") :]
+
+
+@pytest.mark.parametrize("mode", [[], ["-n", "2"]], ids=["one-process", "n2"])
+def test_a_stalled_run_names_the_stuck_tests_and_the_line_they_wait_on(
+    suite: pytest.Pytester, mode: list[str]
+) -> None:
+    suite.makepyfile(test_stuck=STUCK)
+    result = suite.runpytest_subprocess(DIST, *mode, "-o", "asyncgroup_stall_report=1", timeout=60)
+    result.assert_outcomes(passed=3)  # the report fails nothing
+    report = report_of(result)
+    where = "the main process" if not mode else "gw"
+    assert report.startswith(f"pytest-asyncgroup: no test on {where}")
+    assert "1 test in flight:" in report
+    assert "test_stuck.py::test_stuck (call, for " in report
+    lines = report.splitlines()
+    in_test = lines.index(next(line for line in lines if "in test_stuck" in line))
+    assert "await wait_for_the_event()" in lines[in_test + 1]
+    assert "in wait_for_the_event" in lines[in_test + 2]
+    assert "await event.wait()  # the line the report names" in lines[in_test + 3]
+    assert "locks.py" in lines[in_test + 4]  # down into asyncio's Event.wait
+    assert any(line.strip().startswith("waiting on <Future pending") for line in lines)
+    if not mode:  # (under -n 2 it may have run on the other worker)
+        assert (
+            "test_stuck.py::test_patches_the_loop: set or deleted loop.slow_callback_duration"
+            in report
+        )
+
+
+def test_no_report_when_turned_off_or_when_tests_make_progress(suite: pytest.Pytester) -> None:
+    suite.makepyfile(
+        test_busy="""
+        import asyncio
+
+        async def test_polls():
+            for _ in range(30):
+                await asyncio.sleep(0.1)
+        """,
+    )
+    result = suite.runpytest_subprocess(DIST, "-o", "asyncgroup_stall_report=1", timeout=60)
+    result.assert_outcomes(passed=1)
+    assert "has made progress" not in result.stdout.str() + result.stderr.str()
+    suite.makepyfile(test_stuck=STUCK)
+    result = suite.runpytest_subprocess(DIST, "-o", "asyncgroup_stall_report=0", timeout=60)
+    result.assert_outcomes(passed=4)
+    assert "has made progress" not in result.stdout.str() + result.stderr.str()
+
+
+def test_a_bad_setting_is_a_usage_error(suite: pytest.Pytester) -> None:
+    suite.makepyfile(test_one="def test_one(): pass")
+    result = suite.runpytest_subprocess(DIST, "-o", "asyncgroup_stall_report=soon")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*asyncgroup_stall_report: 'soon' is not a number of seconds*"])
+
+
+def test_a_loop_blocked_in_synchronous_code_is_reported_with_where_it_blocks(
+    suite: pytest.Pytester,
+) -> None:
+    suite.makepyfile(
+        test_blocks="""
+        import time
+
+        def test_sleeps():
+            time.sleep(4)  # the line the report names
+        """,
+    )
+    result = suite.runpytest_subprocess(DIST, "-o", "asyncgroup_stall_report=1", timeout=60)
+    result.assert_outcomes(passed=1)
+    report = report_of(result)
+    assert "the loop is blocked, in synchronous code:" in report
+    assert "time.sleep(4)  # the line the report names" in report
+    assert "test_blocks.py::test_sleeps (call, for " in report
