@@ -18,7 +18,7 @@ and ship in its sdist):
    ``classname::name``), and print a table and every test whose outcome differs.
 
 A project may list tests that are not safe to run concurrently on one event
-loop (they patch the loop or a module, share files, or time a process-wide
+loop (they patch a module, share files, or time a process-wide
 thread): the asyncgroup run marks them ``serial``, as a user adopting
 pytest-asyncgroup would, through a plugin this script writes beside the venv
 (``asyncgroup_declarations.py``, loaded with ``-p``); the plain run is unchanged.
@@ -156,11 +156,9 @@ PROJECTS = (
         version="2.0.0",
         requirements=("pytest-cov==7.1.0", "coverage==7.17.4"),
         pytest_args=("--ignore=tests/test_benchmarks.py",),
-        serial=("tests/test_sync.py::TestFailingQueue::test_closed_loop_non_failing",),
         note=(
-            "the benchmarks need pytest-codspeed. Serial: test_closed_loop_non_failing"
-            " patches the running loop's is_closed(); beside it other tests' queues"
-            " drop their wake-ups and wait for ever"
+            "the benchmarks need pytest-codspeed. test_closed_loop_non_failing patches"
+            " the running loop's is_closed(): the patch is its own (loop overlay)"
         ),
     ),
     Project(
@@ -180,17 +178,10 @@ PROJECTS = (
         version="1.3.0",
         requirements=("dunamai==1.26.5", "typing-extensions==4.16.0"),
         pytest_args=("-o", "addopts="),
-        serial=(
-            "tests/test_aiolimiter.py::test_acquire_zero_and_fractional_amounts",
-            "tests/test_aiolimiter.py::test_acquire",
-            "tests/test_aiolimiter.py::test_acquire_wait_time",
-            "tests/test_aiolimiter.py::test_decreasing_acquire",
-            "tests/test_aiolimiter.py::test_task_cancelled",
-        ),
         note=(
             "addopts without coverage; test_version needs a git checkout and fails in"
-            " both runs. Serial: the tests using MockLoopTime patch the running loop's"
-            " time()"
+            " both runs. The tests using MockLoopTime patch the running loop's time():"
+            " the patch is their own (loop overlay)"
         ),
     ),
     Project(
