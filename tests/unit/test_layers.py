@@ -1,4 +1,4 @@
-"""The package's layers, read from its imports (see the README's "How it works").
+"""The package's layers, read from its imports (see docs/architecture.md).
 
 - ``_core``: pure logic (declarations, settings, grouping, plan, admission, the
   summary's numbers); imports no pytest, xdist, asyncio or greenlet.
