@@ -58,6 +58,9 @@ from .pytest import (
     fixture_names as fixture_names,
 )
 from .pytest import (
+    fixture_requests as fixture_requests,
+)
+from .pytest import (
     fixturedefs_chosen as fixturedefs_chosen,
 )
 from .pytest import (

@@ -43,6 +43,8 @@ class Claim:
     shared: frozenset[str] = frozenset()
     exclusive: frozenset[str] = frozenset()
     alone: bool = False
+    reason: str = field(default="", compare=False)
+    """Why it runs alone (``apart.py``), for the summary."""
     keys: frozenset[str] = field(init=False, repr=False, compare=False)
     """Every key held, shared or exclusive (worked out once: asked at every start)."""
 

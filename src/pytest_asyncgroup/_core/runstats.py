@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from .apart import advice
 
 
 @dataclass
@@ -43,6 +45,8 @@ class TestSpan:
     waits: Sequence[tuple[str, float, float]] = ()
     held: tuple[float, float] | None = None
     blocked: float = 0.0
+    alone: str = ""
+    """Why it ran alone in its worker, if it did (``apart.py``)."""
 
     def active(self) -> list[tuple[float, float]]:
         """The intervals the test was running (its hold cut out)."""
@@ -60,6 +64,8 @@ class WorkerStats:
     tests: int
     peak_in_flight: int
     busy: float
+    alone: int = 0
+    """Tests that ran alone in this worker."""
 
 
 @dataclass
@@ -73,6 +79,8 @@ class RunStats:
     """``(key, total seconds waited, tests that waited)``, longest first."""
     blocked: list[tuple[str, float]]
     """``(nodeid, seconds)`` of tests that held the loop longer than the threshold."""
+    alone: list[tuple[str, int]] = field(default_factory=list)
+    """``(reason, tests)`` of tests that ran alone in their worker, most first."""
 
 
 def peak_overlap(intervals: Iterable[tuple[float, float]]) -> int:
@@ -105,15 +113,21 @@ def run_stats(spans: Sequence[TestSpan], *, groups: int, block_threshold: float)
     wall = max((b for _, b in active), default=0.0) - min((a for a, _ in active), default=0.0)
     by_worker: dict[str, list[tuple[float, float]]] = defaultdict(list)
     tests: dict[str, int] = defaultdict(int)
+    alone: dict[str, int] = defaultdict(int)
+    reasons: dict[str, int] = defaultdict(int)
     for span, intervals in zip(spans, actives, strict=True):
         by_worker[span.worker].extend(intervals)
         tests[span.worker] += 1
+        if span.alone:
+            alone[span.worker] += 1
+            reasons[span.alone] += 1
     workers = [
         WorkerStats(
             worker=worker,
             tests=tests[worker],
             peak_in_flight=peak_overlap(own),
             busy=union_length(own),
+            alone=alone[worker],
         )
         for worker, own in sorted(by_worker.items())
     ]
@@ -140,6 +154,7 @@ def run_stats(spans: Sequence[TestSpan], *, groups: int, block_threshold: float)
         parallelism=total / wall if wall > 0 else 0.0,
         key_waits=key_waits,
         blocked=blocked,
+        alone=sorted(reasons.items(), key=lambda entry: (-entry[1], entry[0])),
     )
 
 
@@ -150,10 +165,17 @@ def summary_lines(stats: RunStats, block_threshold: float) -> list[str]:
         f"effective parallelism {stats.parallelism:.1f} (sum of test durations / that time)"
     ]
     for worker in stats.workers:
+        alone = f", {worker.alone} ran alone" if worker.alone else ""
         lines.append(
             f"  {worker.worker}: {count(worker.tests, 'test')}, peak {worker.peak_in_flight} "
-            f"in flight, busy {worker.busy:.2f}s of {stats.wall:.2f}s"
+            f"in flight, busy {worker.busy:.2f}s of {stats.wall:.2f}s{alone}"
         )
+    if stats.alone:
+        lines.append("ran alone in their worker, by reason:")
+        lines.extend(f"  {tests}: {reason}" for reason, tests in stats.alone[:5])
+        if len(stats.alone) > 5:
+            rest = sum(tests for _, tests in stats.alone[5:])
+            lines.append(f"  {rest}: {len(stats.alone) - 5} other reasons")
     if stats.key_waits:
         waits = ", ".join(
             f"{key} {seconds:.2f}s ({count(waiting, 'test')})"
@@ -166,6 +188,15 @@ def summary_lines(stats: RunStats, block_threshold: float) -> list[str]:
             "(asyncgroup_block_threshold), stalling the tests beside them:"
         )
         lines.extend(f"  {nodeid}: {seconds:.2f}s" for nodeid, seconds in stats.blocked)
+    workers = max(1, len(stats.workers))
+    if stats.tests > 1 and stats.parallelism / workers < 1.5 and stats.alone:
+        # The workers' loops added little over one test at a time per worker.
+        reason, tests = stats.alone[0]
+        per_worker = "" if workers == 1 else f" per worker (of {workers})"
+        lines.append(
+            f"effective parallelism under 1.5{per_worker} mainly because {tests} of "
+            f"{count(stats.tests, 'test')} ran alone ({reason}): {advice(reason)}"
+        )
     return lines
 
 

@@ -48,6 +48,8 @@ class TestRecord:
     """``(start, end)`` in ``time.time()``: the worker's last test waiting for more work."""
     blocked: float = 0.0
     """The longest this test's code ran without yielding to the loop, in seconds."""
+    alone: str = ""
+    """Why it ran alone in its worker, if it did (``_core/apart.py``)."""
     teardown_error: BaseException | None = None
     """What failed tearing the test down after Ctrl-C or ``pytest.exit()`` stopped it
     (no report carries it)."""

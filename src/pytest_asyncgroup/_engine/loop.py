@@ -192,7 +192,7 @@ class WorkerLoop:
         """Take an admitted test off the waiting queue."""
         _, claim, wait = self._waiting.start(item)
         self._running_batch = batch
-        running = Running(item, claim, TestRecord(item.nodeid))
+        running = Running(item, claim, TestRecord(item.nodeid, alone=claim.reason))
         if wait is not None:
             running.record.waits.append(wait)
         return running

@@ -12,6 +12,7 @@ import sys
 import pytest
 
 from .. import _compat
+from .._core import apart
 from .._core.keys import Declaration
 from .._core.settings import Settings
 from .._engine import Claim, OnDone, Stall, WorkerLoop, is_async_test, on_other_backend
@@ -28,7 +29,7 @@ class ClaimOf:
 
     def __init__(self, settings: Settings) -> None:
         self._alone_fixtures = settings.alone_fixtures
-        self._claims: dict[tuple[Declaration, bool], Claim] = {}
+        self._claims: dict[tuple[Declaration, bool, str], Claim] = {}
         self._is_async: dict[object, bool] = {}
 
     def __call__(self, item: pytest.Item) -> Claim:
@@ -38,11 +39,24 @@ class ClaimOf:
             or (not (declaration.shared or declaration.exclusive) and not self._async(item))
             or not self._alone_fixtures.isdisjoint(_compat.fixture_names(item))
         )
-        claim = self._claims.get((declaration, alone))
+        reason = self._why_alone(item, declaration) if alone else ""
+        claim = self._claims.get((declaration, alone, reason))
         if claim is None:
-            claim = Claim(declaration.shared, declaration.exclusive, alone)
-            self._claims[declaration, alone] = claim
+            claim = Claim(declaration.shared, declaration.exclusive, alone, reason)
+            self._claims[declaration, alone, reason] = claim
         return claim
+
+    def _why_alone(self, item: pytest.Item, declaration: Declaration) -> str:
+        if declaration.serial:
+            return apart.SERIAL
+        if not declaration.keys and not self._async(item):
+            return apart.SYNC
+        initial, requests, labels = _compat.fixture_requests(item)
+        chain = apart.alone_chain(initial, requests, self._alone_fixtures)
+        if chain is None:  # (requested dynamically only, or by an unusual collector)
+            names = sorted(self._alone_fixtures.intersection(_compat.fixture_names(item)))
+            chain = names[:1]
+        return f"{apart.ALONE_FIXTURE}: {apart.describe_chain(chain, labels)}"
 
     def _async(self, item: pytest.Item) -> bool:
         """Whether the test awaits on the worker loop; a test anyio runs on another

@@ -42,7 +42,7 @@ class EngineHooks:
             record = item.stash.get(RECORD, None)
             if record is not None:
                 del item.stash[RECORD]
-                if record.waits or record.held or record.blocked:  # else nothing to say
+                if record.waits or record.held or record.blocked or record.alone:
                     setattr(
                         report,
                         REPORT_ATTRIBUTE,
@@ -50,6 +50,7 @@ class EngineHooks:
                             "waits": [list(wait) for wait in record.waits],
                             "held": list(record.held) if record.held else None,
                             "blocked": round(record.blocked, 6),
+                            "alone": record.alone,
                         },
                     )
         return report

@@ -102,6 +102,7 @@ class RunObserver:
                 held = data.get("held")
                 span.held = (float(held[0]), float(held[1])) if held else None
                 span.blocked = max(span.blocked, float(data.get("blocked", 0.0)))
+                span.alone = str(data.get("alone") or "")
             self._spans = list(spans.values())
         return self._spans
 
