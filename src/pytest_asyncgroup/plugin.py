@@ -82,7 +82,7 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
     parser.addini(
         "asyncgroup_stall_report",
         default="",
-        help=f"seconds with tests in flight and none making progress before the worker "
+        help=f"seconds with tests in flight and none beginning or ending a phase before the worker "
         f"says where each waits; 0: never (default {DEFAULT_STALL_REPORT:g})",
     )
     parser.addini(

@@ -68,22 +68,43 @@ def test_a_stalled_run_names_the_stuck_tests_and_the_line_they_wait_on(
         )
 
 
-def test_no_report_when_turned_off_or_when_tests_make_progress(suite: pytest.Pytester) -> None:
+def test_a_test_polling_for_what_never_comes_is_reported(suite: pytest.Pytester) -> None:
+    """uvicorn's shutdown, having missed a connection, polls ``while connections:
+    await asyncio.sleep(0.1)`` for ever: its task wakes, but its test never moves on."""
     suite.makepyfile(
-        test_busy="""
+        test_polls="""
         import asyncio
 
-        async def test_polls():
-            for _ in range(30):
-                await asyncio.sleep(0.1)
+        async def test_shutdown():
+            done = asyncio.Event()
+            asyncio.get_running_loop().call_later(3, done.set)
+            while not done.is_set():
+                await asyncio.sleep(0.05)  # the poll the report names
         """,
     )
     result = suite.runpytest_subprocess(DIST, "-o", "asyncgroup_stall_report=1", timeout=60)
     result.assert_outcomes(passed=1)
+    report = report_of(result)
+    assert "test_polls.py::test_shutdown (call, for " in report
+    assert "await asyncio.sleep(0.05)  # the poll the report names" in report
+
+
+def test_no_report_when_turned_off_or_when_tests_make_progress(suite: pytest.Pytester) -> None:
+    suite.makepyfile(
+        test_busy="""
+        import asyncio, pytest
+
+        @pytest.mark.parametrize("i", range(12))
+        async def test_one_after_another(i):
+            await asyncio.sleep(0.25 * i)  # one ends every 0.25 s
+        """,
+    )
+    result = suite.runpytest_subprocess(DIST, "-o", "asyncgroup_stall_report=1", timeout=60)
+    result.assert_outcomes(passed=12)
     assert "has made progress" not in result.stdout.str() + result.stderr.str()
     suite.makepyfile(test_stuck=STUCK)
     result = suite.runpytest_subprocess(DIST, "-o", "asyncgroup_stall_report=0", timeout=60)
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=15)
     assert "has made progress" not in result.stdout.str() + result.stderr.str()
 
 

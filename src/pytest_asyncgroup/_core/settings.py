@@ -38,7 +38,7 @@ class Settings:
     pytest_timeout_for_alone: bool = False
     """pytest-timeout is active: it times tests that run alone, by its own method."""
     stall_report: float = DEFAULT_STALL_REPORT
-    """Seconds with tests in flight and no step of any: then say where they wait; 0: never."""
+    """Seconds with tests in flight and no phase begun or ended: say where they wait; 0: never."""
 
 
 def parse_positive_int(value: object, setting: str) -> int:

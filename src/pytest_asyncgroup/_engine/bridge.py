@@ -49,7 +49,6 @@ from typing import Any, Protocol, TypeVar
 from greenlet import GreenletExit, getcurrent, greenlet
 
 from .._compat import set_running_loop
-from .stalls import STEPS
 
 T = TypeVar("T")
 
@@ -276,7 +275,6 @@ async def run_in_greenlet(
 
     def sync_step(resume: Callable[..., Any], *args: Any) -> Any:
         __tracebackhide__ = True
-        STEPS[0] += 1
         step.enter()
         set_running_loop(None)
         try:
@@ -288,7 +286,7 @@ async def run_in_greenlet(
     value: Any = sync_step(child.switch, function)
     while not isinstance(value, _Finished):
         try:
-            result = await _Scoped(value, step)  # (its steps count as progress, ``stalls.py``)
+            result = await (value if scope is None else _Scoped(value, scope))
         except BaseException as exc:  # every outcome goes back to the test's code
             thrown = exc
             if isinstance(exc, asyncio.CancelledError):
@@ -324,7 +322,6 @@ class _Scoped:
         sent: Any = None
         error: BaseException | None = None
         while True:
-            STEPS[0] += 1
             scope.enter()
             try:
                 yielded = steps.send(sent) if error is None else steps.throw(error)

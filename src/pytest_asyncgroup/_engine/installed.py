@@ -30,12 +30,24 @@ from .fixtures import FixtureLocks
 from .loop_overlay import overlaid
 from .setupstate import SetupStateRouter
 from .spawned import around_fixtures, recording
-from .stalls import InFlight, Stall, StallWatch
+from .stalls import PHASES, InFlight, Stall, StallWatch
 
 
 def _finish(original: Callable[[Any, Any], Any], fixturedef: Any, request: Any) -> Any:
     __tracebackhide__ = True
     return original(fixturedef, request)
+
+
+def _counted(
+    on_phase: Callable[[pytest.Item, str | None], None],
+) -> Callable[[pytest.Item, str | None], None]:
+    """``on_phase``, counting each phase begun and each test ended (``stalls.py``)."""
+
+    def counted(item: pytest.Item, when: str | None) -> None:
+        PHASES[0] += 1
+        on_phase(item, when)
+
+    return counted
 
 
 @contextlib.contextmanager
@@ -57,7 +69,7 @@ def engine_installed(
         )
         installed.enter_context(recording(loop))
         installed.enter_context(overlaid(loop))
-        installed.enter_context(_compat.current_test_var_tolerant(on_phase))
+        installed.enter_context(_compat.current_test_var_tolerant(_counted(on_phase)))
         installed.callback(run_until_complete_bridged(loop))
         installed.callback(stop_refused(loop))
         if stall is not None:

@@ -42,7 +42,6 @@ from typing import Any
 
 from .. import _compat
 from .bridge import await_only
-from .stalls import STEPS
 from .warnings import TaskWarnings, WarningsState
 
 _SPAWNED: contextvars.ContextVar[SpawnedTasks | None] = contextvars.ContextVar(
@@ -213,7 +212,6 @@ class _Stepped(collections.abc.Coroutine):  # type: ignore[type-arg]
         self._scope = scope
 
     def send(self, value: Any) -> Any:
-        STEPS[0] += 1
         scope = self._scope
         if scope is not None:
             scope.enter()
@@ -226,7 +224,6 @@ class _Stepped(collections.abc.Coroutine):  # type: ignore[type-arg]
                 scope.exit()
 
     def throw(self, *args: Any) -> Any:
-        STEPS[0] += 1
         scope = self._scope
         if scope is not None:
             scope.enter()

@@ -2,17 +2,20 @@
 
 A test awaiting something that never comes (an event nobody sets, a wake-up a
 patched loop dropped, a server that never answers) waits silently: its task is
-not running, so ``faulthandler_timeout`` shows only the idle loop. When a
-worker has tests in flight and no step of any test's code has run for
-``asyncgroup_stall_report`` seconds, :class:`StallWatch` reports, once per
+not running, so ``faulthandler_timeout`` shows only the idle loop; or it polls
+(``while not done: await asyncio.sleep(0.1)``) for a condition that never comes,
+as uvicorn's shutdown does when it missed a connection. When a worker has tests
+in flight and none of them has begun or ended a phase (set-up, call, teardown)
+for ``asyncgroup_stall_report`` seconds, :class:`StallWatch` reports, once per
 stall: the tests in flight, how long each has run, where each waits (its await
 chain, from the test's code down to the awaited future, and the synchronous
 code of its fixtures that waits on it), and the tests that last changed shared
 state (``per_test.RECENT``). It fails nothing; a test with a timeout is still
 stopped by it.
 
-Progress is :data:`STEPS`, a counter the bridge and the tasks tests start bump
-at each step. A watcher thread reads it every second; the report itself is made
+Progress is :data:`PHASES`, a counter bumped as each phase of a test begins
+and as the test ends (``installed.py``): a count of steps would take a polling
+loop for progress. A watcher thread reads it every second; the report itself is made
 on the loop's thread, where the tasks' coroutines can be read safely, or, when
 the loop does not answer (a test's synchronous code blocks it), from the watcher
 with the loop thread's current stack.
@@ -33,8 +36,8 @@ from typing import Any
 
 from . import per_test
 
-STEPS = [0]
-"""Steps of tests' code so far (bumped by ``bridge.py`` and ``spawned.py``)."""
+PHASES = [0]
+"""Phases of tests begun or ended so far (bumped by ``installed.py``)."""
 
 _HIDDEN = ("/pytest_asyncgroup/", "/_pytest/", "/pluggy/", "/greenlet/")
 """Frames of the machinery that runs a test, left out of its await chain."""
@@ -196,11 +199,11 @@ class StallWatch:
 
     def _watch(self) -> None:
         interval = min(1.0, self._seconds / 4)
-        last, since, reported = STEPS[0], time.monotonic(), False
+        last, since, reported = PHASES[0], time.monotonic(), False
         while not self._stopped.wait(interval):
-            steps = STEPS[0]
-            if steps != last or not self._in_flight():
-                last, since, reported = steps, time.monotonic(), False
+            phases = PHASES[0]
+            if phases != last or not self._in_flight():
+                last, since, reported = phases, time.monotonic(), False
                 continue
             if not reported and time.monotonic() - since >= self._seconds:
                 reported = True
