@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from ..conftest import events, peak_overlap, spans
+from ..conftest import events, overlaps, peak_overlap, spans
 
 DIST = "--dist=asyncgroup"
 MODES = pytest.mark.parametrize("mode", [[], ["-n", "2"]], ids=["one-process", "n2"])
@@ -150,7 +150,7 @@ def test_a_patched_is_closed_is_seen_by_its_test_alone(
     by_test = {str(e["test"]): (float(e["start"]), float(e["end"])) for e in events(suite)}  # type: ignore[arg-type]
     patcher = by_test.pop("patcher")
     # the patching test overlapped tests that were woken meanwhile
-    assert any(start < patcher[1] and patcher[0] < end for start, end in by_test.values())
+    assert any(overlaps(patcher, woken) for woken in by_test.values())
     if not mode:
         assert peak_overlap(spans(suite)) >= 5
 

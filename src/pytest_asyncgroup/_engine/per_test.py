@@ -93,15 +93,29 @@ def wider_fixtures_outside(call: FixtureCall) -> FixtureCall:
 
     def outside_if_wider(original: Callable[[Any, Any], Any], fixturedef: Any, request: Any) -> Any:
         __tracebackhide__ = True
-        if fixturedef.scope == "function" or _CURRENT.get() is None:
+        if fixturedef.scope == "function":
             return call(original, fixturedef, request)
-        token = _CURRENT.set(None)
-        try:
-            return call(original, fixturedef, request)
-        finally:
-            _CURRENT.reset(token)
+        return called_with(_CURRENT, None, call, original, fixturedef, request)
 
     return outside_if_wider
+
+
+V = TypeVar("V")
+
+
+def called_with(
+    var: contextvars.ContextVar[V], value: V, function: Callable[..., T], *args: Any
+) -> T:
+    """``function(*args)`` with ``var`` set to ``value`` for the call (the
+    fixture wrappers' idiom; no new token when it already is)."""
+    __tracebackhide__ = True
+    if var.get() is value:
+        return function(*args)
+    token = var.set(value)
+    try:
+        return function(*args)
+    finally:
+        var.reset(token)
 
 
 def on_behalf(test: TestContext, function: Callable[..., T]) -> Callable[..., T]:

@@ -42,6 +42,7 @@ from typing import Any
 
 from .. import _compat
 from .bridge import await_only
+from .per_test import called_with
 from .warnings import TaskWarnings, WarningsState
 
 _SPAWNED: contextvars.ContextVar[SpawnedTasks | None] = contextvars.ContextVar(
@@ -156,13 +157,7 @@ def around_fixtures(execute: FixtureExecute) -> FixtureExecute:
             _compat.loop_scope_of_fixture(fixturedef, request.config) == _compat.FUNCTION_LOOP
         )
         tasks = _TEST.get() if function_loop else None
-        if tasks is _SPAWNED.get():
-            return execute(original, fixturedef, request)
-        token = _SPAWNED.set(tasks)
-        try:
-            return execute(original, fixturedef, request)
-        finally:
-            _SPAWNED.reset(token)
+        return called_with(_SPAWNED, tasks, execute, original, fixturedef, request)
 
     return execute_recording
 
