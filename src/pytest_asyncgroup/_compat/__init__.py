@@ -55,6 +55,9 @@ from .pytest import (
     fixture_function_swapped as fixture_function_swapped,
 )
 from .pytest import (
+    fixture_label as fixture_label,
+)
+from .pytest import (
     fixture_names as fixture_names,
 )
 from .pytest import (

@@ -151,33 +151,33 @@ def fixture_names(item: pytest.Item) -> Sequence[str]:
     return names
 
 
-def fixture_requests(
-    item: pytest.Item,
-) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]], dict[str, str]]:
+def fixture_requests(item: pytest.Item) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]]:
     """What the test requests first (``FuncFixtureInfo.initialnames``: usefixtures,
-    autouse, then its arguments), what each fixture requests in turn (the last
-    definition's ``argnames``, the one the test gets), and a label for each
-    (``autouse, conftest.py:3``) (pytest 8.3, 9.2)."""
+    autouse, then its arguments), and what each fixture requests in turn (the
+    last definition's ``argnames``, the one the test gets) (pytest 8.3, 9.2)."""
     info = getattr(item, "_fixtureinfo", None)
     if info is None:
-        return (), {}, {}
-    arguments = set(info.argnames)
-    used = {name for mark in item.iter_markers("usefixtures") for name in mark.args}
-    first = set(info.initialnames)
-    requests: dict[str, tuple[str, ...]] = {}
-    labels: dict[str, str] = {}
-    for name, definitions in info.name2fixturedefs.items():
-        if not definitions:
-            continue
-        definition = definitions[-1]
-        requests[name] = tuple(definition.argnames)
-        code = getattr(definition.func, "__code__", None)
-        where = f"{os.path.basename(code.co_filename)}:{code.co_firstlineno}" if code else ""
-        how = ""
-        if name in first and name not in arguments:
-            how = "usefixtures" if name in used else "autouse"
-        labels[name] = ", ".join(part for part in (how, where) if part)
-    return tuple(info.initialnames), requests, labels
+        return (), {}
+    requests = {
+        name: tuple(definitions[-1].argnames)
+        for name, definitions in info.name2fixturedefs.items()
+        if definitions
+    }
+    return tuple(info.initialnames), requests
+
+
+def fixture_label(item: pytest.Item, name: str) -> str:
+    """How fixture ``name`` came into the test, if not as an argument, and where it
+    is defined: ``autouse, conftest.py:3`` (pytest 8.3, 9.2)."""
+    info = item._fixtureinfo  # type: ignore[attr-defined]
+    definitions = info.name2fixturedefs.get(name)
+    code = getattr(definitions[-1].func, "__code__", None) if definitions else None
+    where = f"{os.path.basename(code.co_filename)}:{code.co_firstlineno}" if code else ""
+    how = ""
+    if name in info.initialnames and name not in info.argnames:
+        used = {n for mark in item.iter_markers("usefixtures") for n in mark.args}
+        how = "usefixtures" if name in used else "autouse"
+    return ", ".join(part for part in (how, where) if part)
 
 
 _NO_PARAMS: Mapping[str, int] = {}

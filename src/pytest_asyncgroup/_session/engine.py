@@ -51,11 +51,13 @@ class ClaimOf:
             return apart.SERIAL
         if not declaration.keys and not self._async(item):
             return apart.SYNC
-        initial, requests, labels = _compat.fixture_requests(item)
+        initial, requests = _compat.fixture_requests(item)
         chain = apart.alone_chain(initial, requests, self._alone_fixtures)
         if chain is None:  # (requested dynamically only, or by an unusual collector)
-            names = sorted(self._alone_fixtures.intersection(_compat.fixture_names(item)))
-            chain = names[:1]
+            return f"{apart.ALONE_FIXTURE}: " + ", ".join(
+                sorted(self._alone_fixtures.intersection(_compat.fixture_names(item)))
+            )
+        labels = {name: _compat.fixture_label(item, name) for name in chain}
         return f"{apart.ALONE_FIXTURE}: {apart.describe_chain(chain, labels)}"
 
     def _async(self, item: pytest.Item) -> bool:
