@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -96,3 +97,52 @@ def test_serial_marks_sync_tests_and_requested_fixtures_are_told_apart(
             " -> monkeypatch*",
         ]
     )
+
+
+def test_the_plan_and_the_timeline_say_why_tests_run_alone(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        conftest="""
+        import pytest
+        @pytest.fixture
+        def patched(monkeypatch):
+            yield
+        """,
+        test_z="""
+        import pytest
+
+        def test_sync():
+            pass
+
+        async def test_patched(patched):
+            pass
+
+        @pytest.mark.serial
+        async def test_serial():
+            pass
+
+        async def test_free():
+            pass
+        """,
+    )
+    plan = pytester.runpytest_subprocess(DIST, "-n", "2", "--asyncgroup-plan", timeout=120)
+    assert plan.ret == 0
+    plan.stdout.fnmatch_lines(
+        [
+            "alone in their worker, by reason: 2 tests",
+            "  1: alone fixture: patched (conftest.py:2) -> monkeypatch (monkeypatch.py:*)",
+            "  1: sync test",
+        ]
+    )
+    assert "serial mark" not in plan.stdout.str()  # listed as serial above
+    trace = pytester.path / "trace.json"
+    run = pytester.runpytest_subprocess(DIST, f"--asyncgroup-timeline={trace}", timeout=120)
+    run.assert_outcomes(passed=4)
+    slices = [e for e in json.loads(trace.read_text())["traceEvents"] if e["ph"] == "X"]
+    alone = {e["name"]: e["args"].get("alone") for e in slices if e["args"].get("phase") == "call"}
+    assert alone == {
+        "test_z.py::test_sync": "sync test",
+        "test_z.py::test_patched": alone["test_z.py::test_patched"],
+        "test_z.py::test_serial": "serial mark",
+        "test_z.py::test_free": None,
+    }
+    assert alone["test_z.py::test_patched"].startswith("alone fixture: patched")

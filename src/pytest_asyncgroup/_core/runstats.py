@@ -272,6 +272,8 @@ def _slices(span: TestSpan) -> list[tuple[str, str, float, float, dict[str, Any]
     ]
     for phase in span.phases:
         args = {"phase": phase.when, "outcome": phase.outcome}
+        if span.alone:
+            args["alone"] = span.alone
         pieces = [(phase.start, phase.stop)]
         if span.held is not None and phase.when == "teardown":
             pieces = [(phase.start, span.held[0]), (span.held[1], phase.stop)]

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from .._core.apart import SERIAL
 from .._core.plan import RunPlan, keyed_groups, plan_run
 from .._core.runstats import count
 from .._core.settings import Settings
@@ -45,7 +46,30 @@ class PlanOnly:
         if reporter is not None:
             for line in plan_lines(plan, nodeids, self.workers, has_history=bool(known)):
                 reporter.write_line(line)
+            for line in alone_lines(self.settings, session.items):
+                reporter.write_line(line)
         return True
+
+
+def alone_lines(settings: Settings, items: list[pytest.Item]) -> list[str]:
+    """Which tests will run alone in their worker, by reason (``_core/apart.py``),
+    as the worker loop will claim them; ``serial`` tests are listed above."""
+    from .engine import ClaimOf  # the engine's import only for this line's needs
+
+    claim_of = ClaimOf(settings)
+    reasons: dict[str, int] = {}
+    for item in items:
+        claim = claim_of(item)
+        if claim.alone and claim.reason != SERIAL:
+            reasons[claim.reason] = reasons.get(claim.reason, 0) + 1
+    if not reasons:
+        return []
+    ordered = sorted(reasons.items(), key=lambda entry: (-entry[1], entry[0]))
+    lines = [f"alone in their worker, by reason: {count(sum(reasons.values()), 'test')}"]
+    lines.extend(f"  {tests}: {reason}" for reason, tests in ordered[:5])
+    if len(ordered) > 5:
+        lines.append(f"  {sum(t for _, t in ordered[5:])}: {len(ordered) - 5} other reasons")
+    return lines
 
 
 def plan_lines(
