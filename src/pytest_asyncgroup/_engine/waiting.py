@@ -32,9 +32,6 @@ class Waiting:
     def __bool__(self) -> bool:
         return bool(self._queue)
 
-    def __len__(self) -> int:
-        return len(self._queue)
-
     def __iter__(self) -> Iterator[pytest.Item]:
         return iter(self._queue)
 
