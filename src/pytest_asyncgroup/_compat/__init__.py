@@ -6,7 +6,8 @@ pytest-asyncio 1.x (optional). The test suite runs against the oldest and the
 newest of these (see ``noxfile.py``).
 
 One module per project whose internals it touches: ``pytest.py``, ``xdist.py``,
-``pytest_asyncio.py``, ``anyio.py``, ``python.py`` (asyncio, and Python versions).
+``pytest_asyncio.py``, ``anyio.py``, ``python.py`` (asyncio, and Python versions), and
+``patching.py`` (pytest's ``MonkeyPatch`` and ``unittest.mock``, routed together).
 The rest of the package imports them from here.
 """
 
@@ -20,6 +21,12 @@ from .anyio import (
 )
 from .anyio import (
     anyio_backend_name as anyio_backend_name,
+)
+from .patching import (
+    is_mock as is_mock,
+)
+from .patching import (
+    patching_routed as patching_routed,
 )
 from .pytest import (
     TEST_OUTCOME as TEST_OUTCOME,

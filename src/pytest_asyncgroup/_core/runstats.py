@@ -47,6 +47,8 @@ class TestSpan:
     blocked: float = 0.0
     alone: str = ""
     """Why it ran alone in its worker, if it did (``apart.py``)."""
+    held_others: str = ""
+    """The process-wide change it made that held the tests beside it still, if any."""
 
     def active(self) -> list[tuple[float, float]]:
         """The intervals the test was running (its hold cut out)."""
@@ -81,6 +83,8 @@ class RunStats:
     """``(nodeid, seconds)`` of tests that held the loop longer than the threshold."""
     alone: list[tuple[str, int]] = field(default_factory=list)
     """``(reason, tests)`` of tests that ran alone in their worker, most first."""
+    held_others: list[tuple[str, int]] = field(default_factory=list)
+    """``(change, tests)`` of tests whose process-wide change held others still, most first."""
 
 
 def peak_overlap(intervals: Iterable[tuple[float, float]]) -> int:
@@ -115,12 +119,15 @@ def run_stats(spans: Sequence[TestSpan], *, groups: int, block_threshold: float)
     tests: dict[str, int] = defaultdict(int)
     alone: dict[str, int] = defaultdict(int)
     reasons: dict[str, int] = defaultdict(int)
+    held_others: dict[str, int] = defaultdict(int)
     for span, intervals in zip(spans, actives, strict=True):
         by_worker[span.worker].extend(intervals)
         tests[span.worker] += 1
         if span.alone:
             alone[span.worker] += 1
             reasons[span.alone] += 1
+        if span.held_others:
+            held_others[span.held_others] += 1
     workers = [
         WorkerStats(
             worker=worker,
@@ -154,8 +161,13 @@ def run_stats(spans: Sequence[TestSpan], *, groups: int, block_threshold: float)
         parallelism=total / wall if wall > 0 else 0.0,
         key_waits=key_waits,
         blocked=blocked,
-        alone=sorted(reasons.items(), key=lambda entry: (-entry[1], entry[0])),
+        alone=_most_first(reasons),
+        held_others=_most_first(held_others),
     )
+
+
+def _most_first(counts: dict[str, int]) -> list[tuple[str, int]]:
+    return sorted(counts.items(), key=lambda entry: (-entry[1], entry[0]))
 
 
 def summary_lines(stats: RunStats, block_threshold: float) -> list[str]:
@@ -176,6 +188,14 @@ def summary_lines(stats: RunStats, block_threshold: float) -> list[str]:
         if len(stats.alone) > 5:
             rest = sum(tests for _, tests in stats.alone[5:])
             lines.append(f"  {rest}: {len(stats.alone) - 5} other reasons")
+    if stats.held_others:
+        lines.append(
+            "held the tests beside them still, by a change that cannot be per test (process-wide):"
+        )
+        lines.extend(f"  {tests}: {change}" for change, tests in stats.held_others[:5])
+        if len(stats.held_others) > 5:
+            rest = sum(tests for _, tests in stats.held_others[5:])
+            lines.append(f"  {rest}: {len(stats.held_others) - 5} other changes")
     if stats.key_waits:
         waits = ", ".join(
             f"{key} {seconds:.2f}s ({count(waiting, 'test')})"
@@ -274,6 +294,8 @@ def _slices(span: TestSpan) -> list[tuple[str, str, float, float, dict[str, Any]
         args = {"phase": phase.when, "outcome": phase.outcome}
         if span.alone:
             args["alone"] = span.alone
+        if span.held_others:
+            args["held_others"] = span.held_others
         pieces = [(phase.start, phase.stop)]
         if span.held is not None and phase.when == "teardown":
             pieces = [(phase.start, span.held[0]), (span.held[1], phase.stop)]

@@ -14,7 +14,7 @@ from pathlib import Path
 DEFAULT_CONCURRENCY = 64
 DEFAULT_BLOCK_THRESHOLD = 0.1  # seconds; asyncio's debug mode warns from 0.1 s too
 DEFAULT_STALL_REPORT = 60.0  # seconds with tests in flight and none making progress
-DEFAULT_ALONE_FIXTURES = ("capfd", "capfdbinary", "monkeypatch", "mocker")
+DEFAULT_ALONE_FIXTURES = ("capfd", "capfdbinary")
 CAPTURE_FIXTURES = ("capsys", "capsysbinary", "capfd", "capfdbinary", "capteesys")
 """pytest has one capture-fixture slot per process: tests using these always run alone."""
 

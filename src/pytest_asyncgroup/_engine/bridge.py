@@ -49,6 +49,7 @@ from typing import Any, Protocol, TypeVar
 from greenlet import GreenletExit, getcurrent, greenlet
 
 from .._compat import set_running_loop
+from .isolation import held_back, must_wait, passage
 
 T = TypeVar("T")
 
@@ -259,6 +260,8 @@ async def run_in_greenlet(
 
     With a ``scope``, every step of the test's code (in the greenlet, or in an
     awaitable it waits on) runs between ``scope.enter()`` and ``scope.exit()``.
+    While another test holds the worker's tests still (``isolation.py``), no step
+    runs; a cancellation meanwhile is thrown in when they go on.
     """
     __tracebackhide__ = True
     step = scope or _NoScope()
@@ -283,10 +286,16 @@ async def run_in_greenlet(
             set_running_loop(loop)
             step.exit()
 
+    if must_wait():  # another test holds the worker's tests still (``isolation.py``)
+        await held_back()
     value: Any = sync_step(child.switch, function)
     while not isinstance(value, _Finished):
         try:
             result = await (value if scope is None else _Scoped(value, scope))
+            if must_wait():
+                pending = await held_back()
+                if pending is not None:
+                    raise pending
         except BaseException as exc:  # every outcome goes back to the test's code
             thrown = exc
             if isinstance(exc, asyncio.CancelledError):
@@ -294,6 +303,8 @@ async def run_in_greenlet(
                 if replacement is not None:
                     _uncancel()
                     thrown = replacement
+            if must_wait():
+                await held_back()
             value = sync_step(child.throw, type(thrown), thrown, thrown.__traceback__)
         else:
             value = sync_step(child.switch, result)
@@ -322,6 +333,10 @@ class _Scoped:
         sent: Any = None
         error: BaseException | None = None
         while True:
+            if must_wait():  # another test holds the worker's tests still
+                pending = yield from passage()
+                if pending is not None and error is None:
+                    sent, error = None, pending
             scope.enter()
             try:
                 yielded = steps.send(sent) if error is None else steps.throw(error)

@@ -9,6 +9,9 @@
 - the loop gets the task factory recording tests' tasks (``spawned.py``), its
   class swapped for per-test overlays (``loop_overlay.py``), and
   ``run_until_complete`` and ``stop`` that work from a test's code (``bridge.py``);
+- ``monkeypatch``'s and ``mock.patch``'s ``setattr`` make patches per test
+  (``patches.py``), and their process-wide changes take the worker's gate
+  (``isolation.py``);
 - a thread watches for a stalled run (``stalls.py``);
 - pytest's ``PYTEST_CURRENT_TEST`` bookkeeping tolerates overlapping tests and
   tells the deadlines of each phase (``deadlines.py``).
@@ -27,7 +30,10 @@ from .. import _compat
 from . import per_test
 from .bridge import run_until_complete_bridged, stop_refused
 from .fixtures import FixtureLocks
+from .isolation import Gate
+from .isolation import installed as gate_installed
 from .loop_overlay import overlaid
+from .patches import per_test_patches
 from .setupstate import SetupStateRouter
 from .spawned import around_fixtures, recording
 from .stalls import PHASES, InFlight, Stall, StallWatch
@@ -55,6 +61,7 @@ def engine_installed(
     session: pytest.Session,
     loop: asyncio.AbstractEventLoop,
     on_phase: Callable[[pytest.Item, str | None], None],
+    gate: Gate,
     *,
     stall: tuple[Stall, Callable[[], list[InFlight]]] | None = None,
 ) -> Iterator[None]:
@@ -69,6 +76,10 @@ def engine_installed(
         )
         installed.enter_context(recording(loop))
         installed.enter_context(overlaid(loop))
+        installed.callback(gate_installed(gate))
+        installed.enter_context(
+            per_test_patches(gate, lambda target: target is loop or _compat.is_mock(target))
+        )
         installed.enter_context(_compat.current_test_var_tolerant(_counted(on_phase)))
         installed.callback(run_until_complete_bridged(loop))
         installed.callback(stop_refused(loop))

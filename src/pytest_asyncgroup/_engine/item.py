@@ -50,6 +50,10 @@ class TestRecord:
     """The longest this test's code ran without yielding to the loop, in seconds."""
     alone: str = ""
     """Why it ran alone in its worker, if it did (``_core/apart.py``)."""
+    process_wide: str = ""
+    """The first change it made that cannot be per test, if any (``isolation.py``)."""
+    held_others: bool = False
+    """It made that change while other tests were in flight, and held them still."""
     teardown_error: BaseException | None = None
     """What failed tearing the test down after Ctrl-C or ``pytest.exit()`` stopped it
     (no report carries it)."""

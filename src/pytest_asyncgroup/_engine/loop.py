@@ -52,6 +52,7 @@ from .bridge import (
 from .deadlines import Deadlines
 from .fixtures import ScopeInstances
 from .installed import engine_installed
+from .isolation import Gate
 from .item import ABORTS, TestRecord, run_test
 from .output import OutputRouting
 from .running import Running, in_flight, interrupt_all
@@ -102,6 +103,7 @@ class WorkerLoop:
         self._errors_after_abort: list[BaseException] = []
         self._asyncio_loop: asyncio.AbstractEventLoop | None = None
         self._stall = stall
+        self._gate = Gate(on_hold=self._held_still, on_release=self._wake)
 
     def submit(self, items: Iterable[pytest.Item]) -> None:
         """Queue tests to run, in order; may be called while :meth:`serve` runs."""
@@ -173,7 +175,7 @@ class WorkerLoop:
     def _start_admissible(self) -> None:
         self._drop_waiting_if_stopping()
         head = self._waiting.head()
-        if head is None:
+        if head is None or self._gate.holder is not None:  # no test starts (``isolation.py``)
             return
         # The first waiting test's batch is the next one (``waiting.py``); it
         # starts once the running one is done.
@@ -312,6 +314,18 @@ class WorkerLoop:
             task.cancel()
         return True
 
+    def _held_still(self, nodeid: str, what: str) -> None:
+        """A test made a process-wide change, holding any others still (``isolation.py``)."""
+        for running in self._running.values():
+            record = running.record
+            if running.item.nodeid == nodeid and not record.process_wide:
+                record.process_wide = what
+                record.held_others = not running.claim.alone and any(
+                    other.record.started and not other.record.finished
+                    for other in self._running.values()
+                    if other is not running
+                )
+
     def _next_batch(self, running: Running) -> frozenset[object] | None:
         """As ``running``'s test leaves its collectors, if it ends its batch (rule 1:
         every other test has left, and the next waits for a new batch): the
@@ -340,6 +354,7 @@ class WorkerLoop:
                     self._session,
                     self._asyncio_loop,
                     self._deadlines.on_phase,
+                    self._gate,
                     stall=(self._stall, partial(in_flight, self._running, self._deadlines.phases))
                     if self._stall
                     else None,

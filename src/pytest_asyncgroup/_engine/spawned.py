@@ -42,6 +42,7 @@ from typing import Any
 
 from .. import _compat
 from .bridge import await_only
+from .isolation import current_gate, must_wait
 from .per_test import called_with
 from .warnings import TaskWarnings, WarningsState
 
@@ -194,10 +195,11 @@ class _Stepped(collections.abc.Coroutine):  # type: ignore[type-arg]
     every other attribute is ``inner``'s (``cr_frame``, ``cr_code``, the name),
     so the task's repr, ``get_stack()`` and coroutine-state checks read
     ``inner``. Cancelled before its first step, ``inner`` gets the throw and
-    ends as it would in a task of its own (not "never awaited").
+    ends as it would in a task of its own (not "never awaited"). While another
+    test holds the worker's tests still (``isolation.py``), its steps wait.
     """
 
-    __slots__ = ("_inner", "_scope", "_test")
+    __slots__ = ("_held", "_inner", "_scope", "_test")
 
     def __init__(
         self, inner: Coroutine[Any, Any, Any], test: SpawnedTasks, scope: TaskWarnings | None
@@ -205,25 +207,40 @@ class _Stepped(collections.abc.Coroutine):  # type: ignore[type-arg]
         self._inner = inner
         self._test = test
         self._scope = scope
+        self._held: tuple[Any, ...] | None = None
+        """What was thrown in while another test held the worker's tests still."""
 
     def send(self, value: Any) -> Any:
-        scope = self._scope
-        if scope is not None:
-            scope.enter()
-        try:
-            return self._inner.send(value)
-        except ESCAPES as error:
-            raise self._test.escaped(error) from None
-        finally:
-            if scope is not None:
-                scope.exit()
+        if must_wait():
+            return self._wait()
+        held, self._held = self._held, None
+        if held is not None:  # a cancellation that came while held
+            return self._step(self._inner.throw, *held)
+        return self._step(self._inner.send, value)
 
     def throw(self, *args: Any) -> Any:
+        if must_wait():
+            if self._held is None:
+                self._held = args
+            return self._wait()
+        self._held = None
+        return self._step(self._inner.throw, *args)
+
+    def _wait(self) -> asyncio.Future[None]:
+        """Hold this step until the gate opens (``isolation.py``): the task waits on
+        a future of its own, then sends into (or throws into) this again."""
+        gate = current_gate()
+        assert gate is not None
+        waiter = gate.waiter(asyncio.get_running_loop())
+        waiter._asyncio_future_blocking = True
+        return waiter
+
+    def _step(self, method: Callable[..., Any], *args: Any) -> Any:
         scope = self._scope
         if scope is not None:
             scope.enter()
         try:
-            return self._inner.throw(*args)
+            return method(*args)
         except ESCAPES as error:
             raise self._test.escaped(error) from None
         finally:

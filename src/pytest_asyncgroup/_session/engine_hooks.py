@@ -42,7 +42,13 @@ class EngineHooks:
             record = item.stash.get(RECORD, None)
             if record is not None:
                 del item.stash[RECORD]
-                if record.waits or record.held or record.blocked or record.alone:
+                if (
+                    record.waits
+                    or record.held
+                    or record.blocked
+                    or record.alone
+                    or record.process_wide
+                ):
                     setattr(
                         report,
                         REPORT_ATTRIBUTE,
@@ -51,6 +57,8 @@ class EngineHooks:
                             "held": list(record.held) if record.held else None,
                             "blocked": round(record.blocked, 6),
                             "alone": record.alone,
+                            "process_wide": record.process_wide,
+                            "held_others": record.held_others,
                         },
                     )
         return report

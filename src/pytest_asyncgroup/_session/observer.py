@@ -103,6 +103,8 @@ class RunObserver:
                 span.held = (float(held[0]), float(held[1])) if held else None
                 span.blocked = max(span.blocked, float(data.get("blocked", 0.0)))
                 span.alone = str(data.get("alone") or "")
+                if data.get("held_others"):
+                    span.held_others = str(data.get("process_wide") or "")
             self._spans = list(spans.values())
         return self._spans
 
@@ -120,6 +122,14 @@ class RunObserver:
             if held and nodeid in totals:
                 totals[nodeid] -= float(held[1]) - float(held[0])
         return totals
+
+    def process_wide(self) -> dict[str, str]:
+        """Each finished test's first change that cannot be per test; "" for none."""
+        changes = dict.fromkeys(self._finished, "")
+        for nodeid, data in self._records:
+            if nodeid in changes and data.get("process_wide"):
+                changes[nodeid] = str(data["process_wide"])
+        return changes
 
     def pytest_sessionfinish(self) -> None:
         if self._timeline and self._tests:
