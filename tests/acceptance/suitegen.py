@@ -5,7 +5,9 @@ A suite is generated from a seed: 2-5 modules in 1-2 packages (each with its own
 and async, return and yield, with and without params, autouse, overrides in a
 package's ``conftest.py`` that may request the fixture they override, chains
 across scopes); classes; async and sync tests, some parametrized, some failing,
-some erroring in setup or teardown.
+some erroring in setup or teardown; tests that patch (``monkeypatch``,
+``mock.patch``, in a task, ``setenv``, a non-callable global, ``patch.dict``)
+and modules whose autouse fixture patches.
 
 Every fixture and test records, through the suite's ``conftest.py``, what it
 saw: a fixture's value names the fixture, where it is defined, the node pytest
@@ -62,6 +64,26 @@ def value_of(name, where, request):
     return f"{name}/{where}@{request.node.nodeid}#{param}"
 
 
+def views():  # what the test sees of the names some tests patch (TARGET)
+    import target
+
+    return {
+        "greet": target.greet(),
+        "hello": target.Greeter().hello(),
+        "make": type(target.Greeter.make()).__name__,
+        "level": target.LEVEL,
+        "env": os.environ.get("FIDELITY_PATCH"),
+    }
+
+
+def pytest_sessionfinish(session):
+    import target
+
+    originals = (vars(target)["greet"], vars(target.Greeter)["hello"], target.LEVEL)
+    rec("restored", ok=[type(originals[0]).__name__, type(originals[1]).__name__,
+        originals[2], os.environ.get("FIDELITY_PATCH")])
+
+
 def pytest_runtest_logreport(report):
     if os.environ.get("PYTEST_XDIST_WORKER"):
         return  # the controller records outcomes, once
@@ -70,6 +92,59 @@ def pytest_runtest_logreport(report):
         found = re.findall(r"RuntimeError: teardown of (\\S+)", str(report.longrepr))
         failing = sorted(set(found))
     rec("report", test=report.nodeid, when=report.when, outcome=report.outcome, failing=failing)
+"""
+
+
+TARGET = """
+LEVEL = "real"
+
+
+def greet():
+    return "real"
+
+
+class Greeter:
+    def hello(self):
+        return "real"
+
+    @classmethod
+    def make(cls):
+        return cls()
+"""
+"""What tests patch, each with a value naming the test (``Test.patch``)."""
+
+PATCHES: dict[str, tuple[str, ...]] = {
+    "monkeypatch function": ("monkeypatch.setattr(target, 'greet', lambda: mine)",),
+    "mock.patch function": (
+        "patcher = mock.patch('target.greet', return_value=mine)",
+        "patcher.start()",
+        "request.addfinalizer(patcher.stop)",
+    ),
+    "monkeypatch method": ("monkeypatch.setattr(target.Greeter, 'hello', lambda self: mine)",),
+    "autospec method": (
+        "patcher = mock.patch.object(target.Greeter, 'hello', autospec=True, return_value=mine)",
+        "patcher.start()",
+        "request.addfinalizer(patcher.stop)",
+    ),
+    "classmethod": ("monkeypatch.setattr(target.Greeter, 'make', classmethod(lambda cls: mine))",),
+    "in a task": (
+        "async def patch():",
+        "    monkeypatch.setattr(target, 'greet', lambda: mine)",
+        "await asyncio.get_running_loop().create_task(patch())",
+    ),
+    "setenv": ("monkeypatch.setenv('FIDELITY_PATCH', mine)",),
+    "non-callable global": ("monkeypatch.setattr(target, 'LEVEL', mine)",),
+    "patch.dict": (
+        "patcher = mock.patch.dict(os.environ, {'FIDELITY_PATCH': mine})",
+        "patcher.start()",
+        "request.addfinalizer(patcher.stop)",
+    ),
+}
+
+MODULE_PATCH = """
+@pytest.fixture(autouse=True)
+def patched_in_this_module(monkeypatch, request):
+    monkeypatch.setattr(target, "greet", lambda: "module " + request.module.__name__)
 """
 
 
@@ -130,19 +205,30 @@ class Test:
     params: int  # 0: not parametrized
     fails: bool
     sleep: float
+    patch: str | None = None
+    """A key of ``PATCHES``: what the test patches before it sleeps."""
 
     def source(self, indent: str = "", *, method: bool = False) -> str:
         args = ", ".join(
-            (*(["self"] if method else []), "request", *self.uses, *(["p"] if self.params else []))
+            (
+                *(["self"] if method else []),
+                "request",
+                *self.uses,
+                *(["monkeypatch"] if self.patch else []),
+                *(["p"] if self.params else []),
+            )
         )
         lines = []
         if self.params:
             lines.append(f"@pytest.mark.parametrize('p', range({self.params}))")
         seen = "{" + ", ".join(f"{name!r}: {name}" for name in self.uses) + "}"
+        lines.append(f"{'async ' if self.is_async else ''}def {self.name}({args}):")
+        if self.patch:
+            lines.append("    mine = request.node.nodeid")
+            lines += [f"    {line}" for line in PATCHES[self.patch]]
         lines += [
-            f"{'async ' if self.is_async else ''}def {self.name}({args}):",
             f"    {'await asyncio.sleep(' + str(self.sleep) + ')' if self.is_async else 'pass'}",
-            f"    rec('test', test=request.node.nodeid, seen={seen})",
+            f"    rec('test', test=request.node.nodeid, seen={seen}, views=views())",
         ]
         if self.fails:
             lines.append("    assert False, 'fails on purpose'")
@@ -152,6 +238,9 @@ class Test:
 class _Generator:
     def __init__(self, seed: int) -> None:
         self.random = random.Random(seed)
+        # Patches draw from a stream of their own: each seed's suite keeps the
+        # shape it had before they were added.
+        self.patches = random.Random(seed * 7919 + 1)
         self.counter = 0
 
     def _name(self, prefix: str) -> str:
@@ -181,10 +270,16 @@ class _Generator:
             sleep=r.choice([0, 0.001, 0.005, 0.01]),
         )
 
+    def patch(self, is_async: bool) -> str | None:
+        if self.patches.random() >= 0.4:
+            return None
+        kinds = [k for k in PATCHES if is_async or k != "in a task"]
+        return self.patches.choice(kinds)
+
     def tests(self, visible: dict[str, Fixture], count: int) -> list[Test]:
         r = self.random
         names = sorted(visible)
-        return [
+        tests = [
             Test(
                 name=self._name("test_"),
                 is_async=r.random() < 0.75,
@@ -195,6 +290,9 @@ class _Generator:
             )
             for _ in range(count)
         ]
+        for test in tests:
+            test.patch = self.patch(test.is_async)
+        return tests
 
 
 def generate(seed: int) -> dict[str, str]:
@@ -202,7 +300,10 @@ def generate(seed: int) -> dict[str, str]:
     gen = _Generator(seed)
     r = gen.random
     files: dict[str, str] = {}
-    header = "import asyncio\nimport pytest\nfrom conftest import rec, value_of\n\n"
+    header = (
+        "import asyncio, os\nfrom unittest import mock\nimport pytest\nimport target\n"
+        "from conftest import rec, value_of, views\n\n"
+    )
 
     root: dict[str, Fixture] = {}
     for scope in ("session", "session", "package", "module", "module", "class", "function"):
@@ -232,6 +333,8 @@ def generate(seed: int) -> dict[str, str]:
         if package:
             visible.update(of_package[package])
         parts = [header]
+        if gen.patches.random() < 0.25:
+            parts.append(MODULE_PATCH)
         for scope in r.sample(["module", "class", "function"], 2):
             fixture = gen.fixture(scope, module, visible)
             visible[fixture.name] = fixture
@@ -247,6 +350,7 @@ def generate(seed: int) -> dict[str, str]:
                 parts.append(fixture.source("    ").replace("(request", "(self, request", 1))
             parts += [t.source("    ", method=True) for t in gen.tests(in_class, r.randint(1, 3))]
         files[f"{module}.py"] = "\n".join(parts)
+    files["target.py"] = TARGET
     files["pytest.ini"] = textwrap.dedent(
         """\
         [pytest]
@@ -272,11 +376,13 @@ class Run:
     order: list[str]
     """The tests, in the order their first report came."""
     seen: dict[str, dict[str, str]]
+    views: dict[str, dict[str, str]]
+    """What each test saw of the names tests patch (``TARGET``)."""
     by_process: dict[str, list[dict[str, object]]]
 
 
 def read_run(directory: Path) -> Run:
-    run = Run({}, defaultdict(set), [], {}, defaultdict(list))
+    run = Run({}, defaultdict(set), [], {}, {}, defaultdict(list))
     for path in sorted(directory.glob("*.jsonl")):
         for line in path.read_text().splitlines():
             event = json.loads(line)
@@ -290,6 +396,7 @@ def read_run(directory: Path) -> Run:
             run.by_process[event["process"]].append(event)
             if event["kind"] == "test":
                 run.seen[event["test"]] = event["seen"]
+                run.views[event["test"]] = event["views"]
     return run
 
 
@@ -447,6 +554,10 @@ def compare(plain: Run, ours: Run, *, one_process: bool) -> list[str]:
     for test in sorted(set(plain.seen) | set(ours.seen)):
         if test not in shifted and plain.seen.get(test) != ours.seen.get(test):
             problems.append(f"{test} saw {ours.seen.get(test)}, plain: {plain.seen.get(test)}")
+        if plain.views.get(test) != ours.views.get(test):
+            problems.append(
+                f"{test} saw patched names {ours.views.get(test)}, plain: {plain.views.get(test)}"
+            )
     plain_nodes = {node: _lives(events) for (_, node), events in _node_events(plain).items()}
     # With several workers, a worker may get a node's tests in more than one
     # share (and set them up again for each, as ``--dist load`` does).
@@ -475,6 +586,11 @@ def compare(plain: Run, ours: Run, *, one_process: bool) -> list[str]:
         if missing:
             problems.append(f"node {node!r}: never set up {sorted(missing)}")
     problems += _lifetimes(ours)
+    restored = ["function", "function", "real", None]  # as ``TARGET`` defines them
+    for process, events in ours.by_process.items():
+        for event in events:
+            if event["kind"] == "restored" and event["ok"] != restored:
+                problems.append(f"{process}: patched names not restored: {event['ok']}")
     return problems
 
 
