@@ -160,7 +160,9 @@ def _observe(config: pytest.Config, settings: Settings, groups: Callable[[], int
         timeline=None if timeline is None else (timeline, _timeline_path(config, timeline)),
     )
     config.pluginmanager.register(observer, "asyncgroup-observer")
-    config.pluginmanager.register(DurationsRecorder(observer.durations), "asyncgroup-durations")
+    config.pluginmanager.register(
+        DurationsRecorder(observer.durations, observer.process_wide), "asyncgroup-durations"
+    )
 
 
 def _timeline_path(config: pytest.Config, value: str) -> Path:

@@ -16,6 +16,7 @@ from collections.abc import Collection, Mapping, Sequence
 SERIAL = "serial mark"
 SYNC = "sync test"
 ALONE_FIXTURE = "alone fixture"
+PROCESS_WIDE = "a change that cannot be per test, last run"
 
 
 def alone_chain(
@@ -57,6 +58,12 @@ def advice(reason: str) -> str:
             f"tests requesting {fixture} run alone (asyncgroup_alone_fixtures), as it may"
             f" patch process-wide state; requesting it only in the tests that need it lets"
             f" the others overlap"
+        )
+    if reason.startswith(PROCESS_WIDE):
+        return (
+            "these tests made a change that cannot be per test in the last run (setenv,"
+            " chdir, a non-callable global); patching through a function or a class"
+            " attribute instead lets them overlap"
         )
     if reason == SYNC:
         return "sync tests hold the loop while they run; async tests overlap"

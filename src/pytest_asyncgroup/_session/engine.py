@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 
 import pytest
 
@@ -17,6 +18,7 @@ from .._core.keys import Declaration
 from .._core.settings import Settings
 from .._engine import Claim, OnDone, Stall, WorkerLoop, is_async_test, on_other_backend
 from .declarations import declaration_of, timeout_of
+from .history import load_process_wide
 
 
 class ClaimOf:
@@ -27,8 +29,10 @@ class ClaimOf:
     and asks whether a test function is a coroutine function once per function.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, process_wide: Mapping[str, str] | None = None) -> None:
         self._alone_fixtures = settings.alone_fixtures
+        self._process_wide = process_wide or {}
+        """Tests that made a change that cannot be per test in an earlier run."""
         self._claims: dict[tuple[Declaration, bool, str], Claim] = {}
         self._is_async: dict[object, bool] = {}
 
@@ -38,6 +42,7 @@ class ClaimOf:
             declaration.serial
             or (not (declaration.shared or declaration.exclusive) and not self._async(item))
             or not self._alone_fixtures.isdisjoint(_compat.fixture_names(item))
+            or item.nodeid in self._process_wide
         )
         reason = self._why_alone(item, declaration) if alone else ""
         claim = self._claims.get((declaration, alone, reason))
@@ -51,6 +56,10 @@ class ClaimOf:
             return apart.SERIAL
         if not declaration.keys and not self._async(item):
             return apart.SYNC
+        if item.nodeid in self._process_wide and self._alone_fixtures.isdisjoint(
+            _compat.fixture_names(item)
+        ):
+            return f"{apart.PROCESS_WIDE}: {self._process_wide[item.nodeid]}"
         initial, requests = _compat.fixture_requests(item)
         chain = apart.alone_chain(initial, requests, self._alone_fixtures)
         if chain is None:  # (requested dynamically only, or by an unusual collector)
@@ -99,7 +108,7 @@ def new_worker_loop(
     """The engine configured from the user's settings (one process, or one xdist worker)."""
     return WorkerLoop(
         session,
-        ClaimOf(settings),
+        ClaimOf(settings, load_process_wide(session.config)),
         concurrency=settings.concurrency,
         timeout_of=lambda item, alone: (
             None if alone and settings.pytest_timeout_for_alone else timeout_of(item, settings)

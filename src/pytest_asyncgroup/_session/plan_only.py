@@ -18,7 +18,7 @@ from .._core.plan import RunPlan, keyed_groups, plan_run
 from .._core.runstats import count
 from .._core.settings import Settings
 from .declarations import declaration_of, declarations_error, declare_all
-from .history import load_durations
+from .history import load_durations, load_process_wide
 
 
 class PlanOnly:
@@ -56,7 +56,7 @@ def alone_lines(settings: Settings, items: list[pytest.Item]) -> list[str]:
     as the worker loop will claim them; ``serial`` tests are listed above."""
     from .engine import ClaimOf  # the engine's import only for this line's needs
 
-    claim_of = ClaimOf(settings)
+    claim_of = ClaimOf(settings, load_process_wide(items[0].config) if items else None)
     reasons: dict[str, int] = {}
     for item in items:
         claim = claim_of(item)
