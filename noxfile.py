@@ -1,4 +1,5 @@
-"""How a person runs everything: ``nox`` (tests, lint, types), ``nox -s bench``."""
+"""How a person runs everything: ``nox`` (tests, lint, types), ``nox -s docs``,
+``nox -s bench``."""
 
 from __future__ import annotations
 
@@ -87,6 +88,17 @@ def lint(session: nox.Session) -> None:
 def types(session: nox.Session) -> None:
     session.install("-e", ".", "mypy", "exceptiongroup")
     session.run("mypy")
+
+
+@nox.session(python="3.11")
+def docs(session: nox.Session) -> None:
+    """The documentation, warnings as errors, into ``docs/_build/html``.
+
+    ``nox -s docs -- -b linkcheck`` (or any sphinx-build arguments) replaces the defaults.
+    """
+    session.install("-e", ".[docs]")
+    args = session.posargs or ["-b", "html"]
+    session.run("python", "-m", "sphinx", "-W", "--keep-going", *args, "docs", "docs/_build/html")
 
 
 @nox.session(python="3.11")
