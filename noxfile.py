@@ -1,4 +1,4 @@
-"""How a person runs everything: ``nox`` (tests, lint, types), ``nox -s docs``,
+"""How a person runs everything: ``nox`` (tests, lint, types), ``nox -s docs build``,
 ``nox -s bench``."""
 
 from __future__ import annotations
@@ -99,6 +99,14 @@ def docs(session: nox.Session) -> None:
     session.install("-e", ".[docs]")
     args = session.posargs or ["-b", "html"]
     session.run("python", "-m", "sphinx", "-W", "--keep-going", *args, "docs", "docs/_build/html")
+
+
+@nox.session(python="3.11")
+def build(session: nox.Session) -> None:
+    """The sdist and wheel as a user gets them: built, checked (``twine check``), and the
+    wheel installed in a fresh venv to run the example suite (``scripts/check_dist.py``)."""
+    session.install("build", "twine")
+    session.run("python", "scripts/check_dist.py", *session.posargs)
 
 
 @nox.session(python="3.11")
