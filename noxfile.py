@@ -34,6 +34,7 @@ DEPENDENCIES = {
         "pytest-rerunfailures",
         "pytest-cov",
         "pytest-randomly",
+        "pytest-mock",
         "anyio",
         "trio",
     ],
