@@ -73,6 +73,21 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
         default=False,
         help="print the groups and the worker each would go to, then exit without running",
     )
+    group.addoption(
+        "--asyncgroup-doctor",
+        dest="asyncgroup_doctor",
+        action="store_true",
+        default=False,
+        help="record what each test touches that others can see, re-run failed tests alone, "
+        "and print the conflicts between overlapping tests with the declarations that remove them",
+    )
+    group.addoption(
+        "--asyncgroup-doctor-json",
+        dest="asyncgroup_doctor_json",
+        default=None,
+        metavar="PATH",
+        help="with --asyncgroup-doctor: write its findings to PATH as JSON",
+    )
     parser.addini(
         "asyncgroup_block_threshold",
         default="",
@@ -153,6 +168,13 @@ def _observe(config: pytest.Config, settings: Settings, groups: Callable[[], int
     from ._session.history import DurationsRecorder
     from ._session.observer import RunObserver
 
+    if config.getoption("asyncgroup_doctor"):
+        from ._session.doctor import Doctor
+
+        path = config.getoption("asyncgroup_doctor_json")
+        json_path = None if path is None else _output_path(config, path, "--asyncgroup-doctor-json")
+        config.pluginmanager.register(Doctor(config, json_path), "asyncgroup-doctor")
+
     timeline = config.getoption("asyncgroup_timeline")
     observer = RunObserver(
         groups=groups,
@@ -168,8 +190,12 @@ def _observe(config: pytest.Config, settings: Settings, groups: Callable[[], int
 def _timeline_path(config: pytest.Config, value: str) -> Path:
     """Checked where the timeline is written (not on workers: a remote one has
     other paths); relative to where pytest was started, as ``--junitxml``."""
+    return _output_path(config, value, "--asyncgroup-timeline")
+
+
+def _output_path(config: pytest.Config, value: str, option: str) -> Path:
     try:
-        return parse_output_path(value, config.invocation_params.dir, "--asyncgroup-timeline")
+        return parse_output_path(value, config.invocation_params.dir, option)
     except SettingError as exc:
         raise pytest.UsageError(f"pytest-asyncgroup: {exc}") from None
 
@@ -198,6 +224,10 @@ def _start(config: pytest.Config, role: str, plugin: object) -> None:
         from ._session.engine_hooks import EngineHooks
 
         config.pluginmanager.register(EngineHooks(), "asyncgroup-engine")
+        if config.getoption("asyncgroup_doctor"):
+            from ._engine import TouchRecorder, recording
+
+            recording(TouchRecorder(config.rootpath))
         if _timeouts.pytest_timeout_active(config):
             handover = _timeouts.PytestTimeoutHandOver()
             config.pluginmanager.register(handover, "asyncgroup-timeout")

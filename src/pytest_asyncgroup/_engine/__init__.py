@@ -12,6 +12,7 @@ from .item import RECORD, TestRecord, call_async_test, is_async_test, on_other_b
 from .loop import OnDone, WorkerLoop
 from .output import in_overlapping_test
 from .stalls import Stall
+from .touches import TouchRecorder, recording, stop_recording, taken
 
 __all__ = [
     "RECORD",
@@ -20,6 +21,7 @@ __all__ = [
     "OnDone",
     "Stall",
     "TestRecord",
+    "TouchRecorder",
     "WorkerLoop",
     "async_fixture_shim",
     "await_only",
@@ -28,5 +30,8 @@ __all__ = [
     "in_overlapping_test",
     "is_async_test",
     "on_other_backend",
+    "recording",
     "run_interruptible",
+    "stop_recording",
+    "taken",
 ]

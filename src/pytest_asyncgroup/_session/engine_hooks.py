@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from .. import _compat
-from .._engine import RECORD, async_fixture_shim, call_async_test
+from .._engine import RECORD, async_fixture_shim, call_async_test, taken
 from .report import REPORT_ATTRIBUTE
 
 
@@ -42,12 +42,14 @@ class EngineHooks:
             record = item.stash.get(RECORD, None)
             if record is not None:
                 del item.stash[RECORD]
+                touches = taken(item.nodeid)  # the doctor's (``touches.py``)
                 if (
                     record.waits
                     or record.held
                     or record.blocked
                     or record.alone
                     or record.process_wide
+                    or touches
                 ):
                     setattr(
                         report,
@@ -59,6 +61,7 @@ class EngineHooks:
                             "alone": record.alone,
                             "process_wide": record.process_wide,
                             "held_others": record.held_others,
+                            "touches": [list(touch) for touch in touches],
                         },
                     )
         return report

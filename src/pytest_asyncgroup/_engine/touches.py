@@ -1,0 +1,155 @@
+"""What each test touches that other tests can see, for the doctor (``--asyncgroup-doctor``).
+
+Python's audit events say when code opens a file, renames or removes one, binds
+a socket, sets an environment variable, changes directory or starts a
+subprocess, whoever calls it (the test's code, a library, the system under test
+in the same process). Each event is charged to the test whose code is running
+(``per_test.py``: its tasks and the threads working for it count), with the
+first frame in the suite's own code as evidence.
+
+An audit hook cannot be removed: it is added once per process, the first time
+the doctor runs, and does nothing while no :class:`TouchRecorder` is installed.
+What it cannot see: C code that calls the system directly, writes made by
+subprocesses, and anything outside this process (one database table shared by
+two tests): those are still the user's to declare.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from .._core.conflicts import CWD, ENV, FILE, PORT, SUBPROCESS
+from . import per_test
+from .isolation import current_gate
+
+_WRITING = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
+_CHANGING_PATHS = {"os.remove": 1, "os.rmdir": 1, "shutil.rmtree": 1, "os.mkdir": 1}
+"""Events whose first argument is a path they change (value: how many paths)."""
+_IMPORTED = (".py", ".pyc", ".so", ".pth")
+_OWN_PACKAGE = str(Path(__file__).resolve().parent.parent)
+
+Entry = tuple[str, str, bool, str, bool]
+"""``(kind, target, changed, where, isolated)``, as the teardown report carries it."""
+
+
+class TouchRecorder:
+    """Per test (by node id), the things it touched, each once (a change wins)."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = str(root)
+        self._by_test: dict[str, dict[tuple[str, str], Entry]] = {}
+        self._lock = threading.Lock()
+
+    def pop(self, nodeid: str) -> list[Entry]:
+        with self._lock:
+            return list(self._by_test.pop(nodeid, {}).values())
+
+    def event(self, name: str, args: tuple[Any, ...]) -> None:
+        if name == "open":
+            path, mode, flags = args
+            if not isinstance(path, (str, bytes, os.PathLike)):
+                return  # a file descriptor: its path was seen when it was opened
+            changed = bool(flags & _WRITING) if isinstance(flags, int) else "r" not in str(mode)
+            text = os.fsdecode(path)
+            if not changed and text.endswith(_IMPORTED):
+                return  # imports read source files: not what tests share
+            self._file(text, changed)
+        elif name in _CHANGING_PATHS:
+            if isinstance(args[0], (str, bytes, os.PathLike)):
+                self._file(os.fsdecode(args[0]), True)
+        elif name == "os.rename":
+            for path in args[:2]:
+                if isinstance(path, (str, bytes, os.PathLike)):
+                    self._file(os.fsdecode(path), True)
+        elif name == "socket.bind":
+            address = args[1]
+            if isinstance(address, tuple) and len(address) >= 2 and address[1]:
+                self._touch(PORT, str(address[1]), True)
+            elif isinstance(address, (str, bytes)) and address:
+                self._file(os.fsdecode(address), True)  # a Unix socket
+        elif name in ("os.putenv", "os.unsetenv"):
+            variable = os.fsdecode(args[0])
+            if variable != "PYTEST_CURRENT_TEST":  # pytest's own, per test
+                self._touch(ENV, variable, True)
+        elif name == "os.chdir":
+            self._touch(CWD, "working directory", True)
+        elif name == "subprocess.Popen":
+            executable = args[0] or (args[1][0] if args[1] else "")
+            self._touch(SUBPROCESS, os.fsdecode(executable), True)
+
+    def _file(self, path: str, changed: bool) -> None:
+        absolute = os.path.abspath(path)
+        if "__pycache__" in absolute:
+            return
+        root = self._root
+        shown = os.path.relpath(absolute, root) if absolute.startswith(root + os.sep) else absolute
+        self._touch(FILE, shown, changed)
+
+    def _touch(self, kind: str, target: str, changed: bool) -> None:
+        test = per_test.current()
+        if test is None:
+            return
+        gate = current_gate()
+        isolated = gate is not None and gate.holder is test
+        with self._lock:
+            own = self._by_test.setdefault(test.nodeid, {})
+            known = own.get((kind, target))
+            if known is not None and (known[2] or not changed):
+                return
+        where = _where(sys._getframe(2), self._root)
+        with self._lock:
+            own[(kind, target)] = (kind, target, changed, where, isolated)
+
+
+def _where(frame: FrameType | None, root: str) -> str:
+    """The first frame in the suite's own code: ``tests/test_x.py:12``."""
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if (
+            filename.startswith(root)
+            and "site-packages" not in filename
+            and not filename.startswith(_OWN_PACKAGE)
+        ):
+            return f"{os.path.relpath(filename, root)}:{frame.f_lineno}"
+        frame = frame.f_back
+    return ""
+
+
+_RECORDER: list[TouchRecorder | None] = [None]
+_HOOKED = [False]
+_EVENTS = frozenset(
+    {"open", "os.rename", "socket.bind", "os.putenv", "os.unsetenv", "os.chdir"}
+    | {"subprocess.Popen", *_CHANGING_PATHS}
+)
+
+
+def _audit(name: str, args: tuple[Any, ...]) -> None:
+    if name in _EVENTS:
+        recorder = _RECORDER[0]
+        if recorder is not None:
+            with contextlib.suppress(Exception):  # the doctor never changes an outcome
+                recorder.event(name, args)
+
+
+def recording(recorder: TouchRecorder) -> None:
+    """Start charging touches to tests (for the rest of the process)."""
+    if not _HOOKED[0]:
+        sys.addaudithook(_audit)
+        _HOOKED[0] = True
+    _RECORDER[0] = recorder
+
+
+def stop_recording() -> None:
+    _RECORDER[0] = None
+
+
+def taken(nodeid: str) -> list[Entry]:
+    """What the test touched (and forget it); empty while the doctor is off."""
+    recorder = _RECORDER[0]
+    return recorder.pop(nodeid) if recorder is not None else []

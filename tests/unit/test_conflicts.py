@@ -1,0 +1,64 @@
+"""The doctor's rules, on plain data (``_core/conflicts.py``)."""
+
+from __future__ import annotations
+
+from pytest_asyncgroup._core.conflicts import (
+    Interval,
+    Touch,
+    conftest_snippet,
+    declarations,
+    find_conflicts,
+    overlapped_by,
+)
+
+A, B, C = Interval("a", "gw0", 0.0, 1.0), Interval("b", "gw0", 0.5, 1.5), Interval("c", "gw1", 2, 3)
+
+
+def test_a_writer_and_a_reader_that_overlap_conflict() -> None:
+    touches = [Touch("a", "file", "x", True, "t.py:1"), Touch("b", "file", "x", False, "t.py:2")]
+    (conflict,) = find_conflicts(touches, [A, B])
+    assert conflict.changers == {"a": "t.py:1"}
+    assert conflict.readers == {"b": "t.py:2"}
+    assert [(d.test, d.key, d.exclusive) for d in declarations([conflict])] == [
+        ("a", "file:x", True),
+        ("b", "file:x", False),
+    ]
+
+
+def test_readers_alone_do_not_conflict() -> None:
+    touches = [Touch("a", "file", "x", False), Touch("b", "file", "x", False)]
+    assert find_conflicts(touches, [A, B]) == []
+
+
+def test_tests_that_never_ran_together_do_not_conflict() -> None:
+    touches = [Touch("a", "file", "x", True), Touch("c", "file", "x", True)]
+    assert find_conflicts(touches, [A, C]) == []
+
+
+def test_files_and_ports_are_shared_across_workers_the_environment_is_not() -> None:
+    other_worker = Interval("b", "gw1", 0.5, 1.5)
+    port = [Touch("a", "port", "8000", True), Touch("b", "port", "8000", True)]
+    assert len(find_conflicts(port, [A, other_worker])) == 1
+    env = [Touch("a", "env", "MODE", True)]
+    assert find_conflicts(env, [A, other_worker]) == []
+    (same_worker,) = find_conflicts(env, [A, B])
+    assert [d.mark() for d in declarations([same_worker])] == ["@pytest.mark.serial"]
+
+
+def test_a_change_made_while_holding_the_others_still_conflicts_with_nothing() -> None:
+    touches = [Touch("a", "env", "MODE", True, isolated=True), Touch("b", "file", "y", True)]
+    assert find_conflicts(touches, [A, B]) == []
+
+
+def test_the_snippet_applies_keys_and_serial_marks() -> None:
+    touches = [
+        Touch("a", "file", "x", True),
+        Touch("b", "file", "x", True),
+        Touch("a", "env", "MODE", True),
+    ]
+    snippet = conftest_snippet(declarations(find_conflicts(touches, [A, B])))
+    namespace: dict[str, object] = {}
+    exec(compile(snippet, "conftest.py", "exec"), namespace)
+    assert namespace["_ASYNCGROUP_KEYS"] == {"a": [("file:x", True)], "b": [("file:x", True)]}
+    assert namespace["_ASYNCGROUP_SERIAL"] == {"a"}
+    assert overlapped_by("a", [A, B, C]) == ["b"]
