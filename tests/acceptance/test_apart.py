@@ -12,11 +12,12 @@ MODES = pytest.mark.parametrize("mode", [[], ["-n", "2"]], ids=["one-process", "
 
 
 @MODES
-def test_an_autouse_fixture_requesting_monkeypatch_is_named_with_its_chain(
+def test_an_autouse_fixture_requesting_an_alone_fixture_is_named_with_its_chain(
     pytester: pytest.Pytester, mode: list[str]
 ) -> None:
     """The reduced suite of a real HTTP-server suite: one autouse fixture freezing a
-    clock with ``monkeypatch`` made every test run alone, and nothing said why."""
+    clock with an alone fixture (``monkeypatch`` was one) made every test run alone,
+    and nothing said why."""
     pytester.makeini("[pytest]\npythonpath = .\n")
     pytester.makepyfile(
         app="""
@@ -27,8 +28,8 @@ def test_an_autouse_fixture_requesting_monkeypatch_is_named_with_its_chain(
         conftest="""
         import pytest, app
         @pytest.fixture(autouse=True)
-        def frozen(monkeypatch):
-            monkeypatch.setattr(app, "time", lambda: 5000)
+        def frozen(capfd):
+            app.time = lambda: 5000
         """,
         test_x="""
         import asyncio, pytest, app
@@ -43,9 +44,9 @@ def test_an_autouse_fixture_requesting_monkeypatch_is_named_with_its_chain(
     result.stdout.fnmatch_lines(
         [
             "*ran alone in their worker, by reason:",
-            "  6: alone fixture: frozen (autouse, conftest.py:2) -> monkeypatch (monkeypatch.py:*)",
+            "  6: alone fixture: frozen (autouse, conftest.py:2) -> capfd (capture.py:*)",
             "effective parallelism under 1.5* mainly because 6 of 6 tests ran alone"
-            " (alone fixture: frozen*): tests requesting monkeypatch run alone"
+            " (alone fixture: frozen*): tests requesting capfd run alone"
             " (asyncgroup_alone_fixtures)*",
         ]
     )
@@ -63,7 +64,7 @@ def test_serial_marks_sync_tests_and_requested_fixtures_are_told_apart(
         def patched(mocker_like):
             yield
         @pytest.fixture
-        def mocker_like(monkeypatch):
+        def mocker_like(capfd):
             yield
         """,
         test_y="""
@@ -93,8 +94,7 @@ def test_serial_marks_sync_tests_and_requested_fixtures_are_told_apart(
         [
             "  1: serial mark",
             "  1: sync test",
-            "  1: alone fixture: patched (conftest.py:2) -> mocker_like (conftest.py:5)"
-            " -> monkeypatch*",
+            "  1: alone fixture: patched (conftest.py:2) -> mocker_like (conftest.py:5) -> capfd*",
         ]
     )
 
@@ -104,7 +104,7 @@ def test_the_plan_and_the_timeline_say_why_tests_run_alone(pytester: pytest.Pyte
         conftest="""
         import pytest
         @pytest.fixture
-        def patched(monkeypatch):
+        def patched(capfd):
             yield
         """,
         test_z="""
@@ -129,7 +129,7 @@ def test_the_plan_and_the_timeline_say_why_tests_run_alone(pytester: pytest.Pyte
     plan.stdout.fnmatch_lines(
         [
             "alone in their worker, by reason: 2 tests",
-            "  1: alone fixture: patched (conftest.py:2) -> monkeypatch (monkeypatch.py:*)",
+            "  1: alone fixture: patched (conftest.py:2) -> capfd (capture.py:*)",
             "  1: sync test",
         ]
     )

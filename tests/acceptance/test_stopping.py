@@ -53,7 +53,7 @@ def test_exitfirst_cancels_in_flight_tests_on_every_worker(
 def test_exitfirst_reaches_a_worker_running_sync_tests_one_after_another(
     logged: pytest.Pytester,
 ) -> None:
-    # The "a" group (sync tests that run alone, one after another) and the "b"
+    # The "a" group (sync tests that run alone, for capfd, one after another) and "b"
     # test go to different workers. "b" fails once the sync tests are under way;
     # the stop must reach their worker between two of them, not after all 200.
     logged.makepyfile(
@@ -66,7 +66,7 @@ def test_exitfirst_reaches_a_worker_running_sync_tests_one_after_another(
 
         @pytest.mark.resource("a")
         @pytest.mark.parametrize("i", range(200))
-        def test_sync(monkeypatch, i):
+        def test_sync(capfd, i):
             STARTED.touch()
             time.sleep(0.01)
 
