@@ -155,8 +155,10 @@ class _Overlays:
 def overlaid(loop: asyncio.AbstractEventLoop) -> Iterator[None]:
     """Give each test its own overlay of ``loop``'s attributes while this runs.
 
-    A loop whose class cannot be swapped (a C type, as uvloop's) is left as it is:
-    its attributes cannot be set either.
+    A loop whose class cannot be swapped (an extension type with no Python
+    subclass) is left as it is: its attributes cannot be set either. uvloop's
+    ``Loop`` is a Python subclass of its Cython base: it is swapped as asyncio's
+    loops are (``tests/acceptance/test_uvloop.py``).
     """
     overlays = _Overlays(loop)
     try:

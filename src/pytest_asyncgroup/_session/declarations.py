@@ -75,8 +75,9 @@ def _loop_policy_overrides(items: list[pytest.Item]) -> list[str]:
         f"{_and_more(nodeids)}: the event_loop_policy fixture in {where} asks for loops "
         "of its own policy, but pytest-asyncgroup runs every async test on its worker's "
         "one loop, made with the policy in force when the run starts. Set the policy "
-        "when conftest.py is imported instead (asyncio.set_event_loop_policy(...), "
-        "uvloop.install()), or run these tests without --dist=asyncgroup"
+        "when conftest.py is imported instead (asyncio.set_event_loop_policy(...)), "
+        "return one loop factory from a pytest_asyncio_loop_factories hook "
+        "(pytest-asyncio 1.4+), or run these tests without --dist=asyncgroup"
         for where, nodeids in users.items()
     ]
 
