@@ -9,7 +9,9 @@ and by ``SIGALRM``, Ctrl-C) works on it. docs/how-to/uvloop.md.
 
 from __future__ import annotations
 
+import asyncio
 import sys
+from collections.abc import Iterator
 
 import pytest
 
@@ -18,12 +20,28 @@ from .test_interrupt import MARKING, SUITE, assert_interrupted_like_plain_pytest
 
 # Imported here, before any inner run, so pytester's in-process runs share it.
 uvloop = pytest.importorskip("uvloop", reason="uvloop is not installed")
-pytest_asyncio = pytest.importorskip("pytest_asyncio")
-if not hasattr(pytest_asyncio.plugin, "_collect_hook_loop_factories"):
-    pytest.skip("this pytest-asyncio has no loop factories (1.4+)", allow_module_level=True)
+try:
+    import pytest_asyncio.plugin
+
+    FACTORIES = hasattr(pytest_asyncio.plugin, "_collect_hook_loop_factories")
+except ImportError:
+    FACTORIES = False
+needs_factories = pytest.mark.skipif(
+    not FACTORIES, reason="needs pytest-asyncio 1.4+ (pytest_asyncio_loop_factories)"
+)
 
 DIST = "--dist=asyncgroup"
 MODES = pytest.mark.parametrize("mode", [[], ["-n", "2"]], ids=["one-process", "n2"])
+
+
+@pytest.fixture(autouse=True)
+def _policy_restored() -> Iterator[None]:
+    """An inner run in this process that sets uvloop's policy would leave it set
+    for the inner runs of every later test here."""
+    policy = asyncio.get_event_loop_policy()
+    yield
+    asyncio.set_event_loop_policy(policy)
+
 
 HOOK = """
 import uvloop
@@ -69,6 +87,7 @@ def test_sync():
 """
 
 
+@needs_factories
 @MODES
 @pytest.mark.parametrize("how", ["hook", "policy"])
 def test_overlapping_tests_and_a_session_fixture_run_on_uvloop(
@@ -164,6 +183,7 @@ async def test_last():
 """
 
 
+@needs_factories
 @MODES
 def test_the_engine_s_loop_machinery_works_on_uvloop(
     suite: pytest.Pytester, mode: list[str]
@@ -183,6 +203,7 @@ def test_the_engine_s_loop_machinery_works_on_uvloop(
     )
 
 
+@needs_factories
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_ctrl_c_stops_the_tests_on_uvloop(pytester: pytest.Pytester) -> None:
     write_ini(pytester, "asyncio_mode = auto")
@@ -194,3 +215,31 @@ def test_ctrl_c_stops_the_tests_on_uvloop(pytester: pytest.Pytester) -> None:
         f"closed-test_waits[{i}]" for i in range(6)
     ], output
     assert len([m for m in marks if m.startswith("service-down-")]) == 1, (marks, output)
+
+
+def test_without_pytest_asyncio_a_policy_set_at_import_gives_uvloop(
+    suite: pytest.Pytester,
+) -> None:
+    """Without pytest-asyncio there is no factory hook (pytest refuses the unknown
+    hook); the policy in force when the run starts makes the worker's loop."""
+    suite.makeconftest(POLICY)
+    suite.makepyfile(
+        test_plain="""
+        import asyncio
+        import time
+
+        import pytest
+        import uvloop
+        from recorder import log
+
+        @pytest.mark.parametrize("i", range(3))
+        async def test_plain(i):
+            start = time.perf_counter()
+            await asyncio.sleep(0.2)
+            loop = asyncio.get_running_loop()
+            log("t", start, time.perf_counter(), uvloop=isinstance(loop, uvloop.Loop))
+        """
+    )
+    suite.runpytest(DIST, "-p", "no:asyncio").assert_outcomes(passed=3)
+    assert peak_overlap(spans(suite, "t")) == 3
+    assert all(event["uvloop"] for event in events(suite))
