@@ -209,3 +209,50 @@ def test_tests_the_hook_does_not_apply_to_are_named_for_the_default_loop(
         ]
     )
     suite.runpytest(DIST, "sub").assert_outcomes(passed=1)
+
+
+def test_what_the_loop_s_own_methods_set_is_the_loop_s_state(suite: pytest.Pytester) -> None:
+    """A suite's loop class keeps state for its tests (aiostream's counts steps):
+    its own methods set it on the loop, for every test; a test's code setting
+    the same attribute sets its own overlay (README: "Patching the loop")."""
+    suite.makeconftest(
+        """
+import asyncio
+
+class CountingLoop(asyncio.SelectorEventLoop):
+    def __init__(self):
+        super().__init__()
+        self.count = 5
+
+    def reset(self):
+        self.count = 0
+
+def pytest_asyncio_loop_factories(config, item):
+    return {"counting": CountingLoop}
+"""
+    )
+    suite.makepyfile(
+        test_counting="""
+        import asyncio
+        import pytest
+
+        @pytest.mark.serial
+        @pytest.mark.asyncio
+        async def test_1_resets_it():
+            asyncio.get_running_loop().reset()
+
+        @pytest.mark.serial
+        @pytest.mark.asyncio
+        async def test_2_sets_its_own():
+            loop = asyncio.get_running_loop()
+            assert loop.count == 0
+            loop.count = 7
+            assert loop.count == 7
+
+        @pytest.mark.serial
+        @pytest.mark.asyncio
+        async def test_3_sees_the_loop_s():
+            assert asyncio.get_running_loop().count == 0
+        """
+    )
+    suite.runpytest(DIST).assert_outcomes(passed=3)
