@@ -256,3 +256,28 @@ def pytest_asyncio_loop_factories(config, item):
         """
     )
     suite.runpytest(DIST).assert_outcomes(passed=3)
+
+
+@MODES
+def test_a_factory_that_makes_no_event_loop_stops_the_run_saying_so(
+    suite: pytest.Pytester, mode: list[str]
+) -> None:
+    suite.makeconftest(
+        """
+class NotALoop:
+    pass
+
+def pytest_asyncio_loop_factories(config, item):
+    return {"broken": NotALoop}
+"""
+    )
+    suite.makepyfile(test_loops=OVERLAPPING)
+    result = suite.runpytest(DIST, *mode)
+    assert result.ret == pytest.ExitCode.INTERNAL_ERROR
+    result.stdout.fnmatch_lines(
+        [
+            "*TypeError: pytest-asyncgroup: the loop factory *NotALoop* made a 'NotALoop', "
+            "not an asyncio event loop*"
+        ]
+    )
+    assert not events(suite)

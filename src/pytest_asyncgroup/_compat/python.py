@@ -26,7 +26,8 @@ running_loop_or_none = asyncio.events._get_running_loop
 # 3.11+ (``asyncio.run`` takes one from 3.12 only); on 3.10 the steps of 3.10's
 # ``asyncio.run`` by hand. A Runner given a factory does not make its loop the
 # thread's current one; as pytest-asyncio does with a factory, we do.
-# Checked: Python 3.10, 3.11, 3.12, 3.13.
+# Checked: Python 3.10, 3.11, 3.12, 3.13 (tests/acceptance/test_uvloop.py and
+# test_loop_factories.py, uvloop 0.23.0).
 
 
 def run_on_new_loop(
@@ -36,15 +37,29 @@ def run_on_new_loop(
     """``asyncio.run(main)``, on a loop made by ``loop_factory`` if given."""
     if loop_factory is None:
         asyncio.run(main)
-    elif sys.version_info >= (3, 11):
-        with asyncio.Runner(loop_factory=loop_factory) as runner:
+        return
+    made = loop_factory
+
+    def checked() -> asyncio.AbstractEventLoop:
+        loop = made()
+        if not isinstance(loop, asyncio.AbstractEventLoop):
+            main.close()  # never started: no "never awaited" warning
+            raise TypeError(
+                f"pytest-asyncgroup: the loop factory {made!r} made a "
+                f"{type(loop).__qualname__!r}, not an asyncio event loop (an instance "
+                "of asyncio.AbstractEventLoop); the worker's loop cannot be made with it"
+            )
+        return loop
+
+    if sys.version_info >= (3, 11):
+        with asyncio.Runner(loop_factory=checked) as runner:
             asyncio.set_event_loop(runner.get_loop())
             try:
                 runner.run(main)
             finally:
                 asyncio.set_event_loop(None)
     else:  # pragma: no cover - Python 3.10
-        _run_310(main, loop_factory())
+        _run_310(main, checked())
 
 
 def _run_310(main: Coroutine[Any, Any, None], loop: asyncio.AbstractEventLoop) -> None:
