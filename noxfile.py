@@ -21,7 +21,7 @@ if _pyenv.is_dir() and "PYENV_VERSION" not in os.environ:
     )
 
 # The oldest supported pytest/xdist, without pytest-asyncio (1.x needs pytest 8.4)
-# or pytest-timeout, and the newest, with them: both ends of the support range,
+# or pytest-timeout or uvloop, and the newest, with them: both ends of the support range,
 # with and without the plugins we honour.
 DEPENDENCIES = {
     "oldest": ["pytest==8.3.5", "pytest-xdist==3.6.1", "execnet==2.1.1", "hypothesis"],
@@ -37,6 +37,7 @@ DEPENDENCIES = {
         "pytest-mock",
         "anyio",
         "trio",
+        "uvloop; sys_platform != 'win32'",
     ],
 }
 

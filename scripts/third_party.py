@@ -198,10 +198,29 @@ PROJECTS = (
         name="aiostream",
         version="0.8.1",
         requirements=("pytest-cov==7.1.0", "coverage==7.17.4", "typing-extensions==4.16.0"),
+        serial=tuple(
+            f"tests/test_{name}.py"
+            for name in (
+                "advanced",
+                "aggregate",
+                "aiter",
+                "combine",
+                "core",
+                "create",
+                "misc",
+                "pipe",
+                "select",
+                "task_group",
+                "time",
+                "transform",
+            )
+        ),
         note=(
-            "not default: its conftest gives every test a virtual-time loop through"
-            " pytest-asyncio's pytest_asyncio_loop_factories hook, which pytest-asyncgroup"
-            " does not honour (every test runs on the worker's loop)"
+            "not default: its conftest makes the loop with pytest-asyncio's"
+            " pytest_asyncio_loop_factories hook, a virtual-time loop class that counts"
+            " steps and open resources for the test running on it. The worker's one"
+            " loop is made with it, but tests overlapping on it mix their counts and"
+            " clocks: every test is serial"
         ),
         default=False,
     ),

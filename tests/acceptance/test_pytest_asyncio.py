@@ -141,42 +141,6 @@ def test_auto_mode_plain_fixtures_and_tests(suite: pytest.Pytester) -> None:
     assert peak_overlap(spans(suite, "t")) == 5
 
 
-def test_a_loop_factories_hook_is_refused_at_collection(suite: pytest.Pytester) -> None:
-    pytest_asyncio = pytest.importorskip("pytest_asyncio")
-    if not hasattr(pytest_asyncio.plugin, "_collect_hook_loop_factories"):
-        pytest.skip("this pytest-asyncio has no pytest_asyncio_loop_factories hook")
-    suite.makeconftest(
-        """
-        import asyncio
-
-        class CustomLoop(asyncio.SelectorEventLoop):
-            pass
-
-        def pytest_asyncio_loop_factories(config, item):
-            return {"custom": CustomLoop}
-        """
-    )
-    suite.makepyfile(
-        """
-        import asyncio
-        import pytest
-
-        @pytest.mark.asyncio
-        async def test_wants_its_loop():
-            assert type(asyncio.get_running_loop()).__name__ == "CustomLoop"
-
-        @pytest.mark.asyncio
-        async def test_too():
-            pass
-        """
-    )
-    result = suite.runpytest(DIST)
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(
-        ["*test_wants_its_loop* and 1 more: a pytest_asyncio_loop_factories hook asks*"]
-    )
-
-
 POLICY = """
 import asyncio
 import pytest

@@ -113,13 +113,22 @@ from .pytest import (
     test_argnames as test_argnames,
 )
 from .pytest_asyncio import (
+    DEFAULT_LOOP as DEFAULT_LOOP,
+)
+from .pytest_asyncio import (
     FUNCTION_LOOP as FUNCTION_LOOP,
 )
 from .pytest_asyncio import (
-    asks_for_own_loops as asks_for_own_loops,
+    LoopFactory as LoopFactory,
 )
 from .pytest_asyncio import (
     loop_factories_hooked as loop_factories_hooked,
+)
+from .pytest_asyncio import (
+    loop_factory_asked as loop_factory_asked,
+)
+from .pytest_asyncio import (
+    loop_factory_names as loop_factory_names,
 )
 from .pytest_asyncio import (
     loop_policy_override as loop_policy_override,
@@ -135,6 +144,9 @@ from .pytest_asyncio import (
 )
 from .python import (
     BaseExceptionGroup as BaseExceptionGroup,
+)
+from .python import (
+    run_on_new_loop as run_on_new_loop,
 )
 from .python import (
     running_loop_or_none as running_loop_or_none,

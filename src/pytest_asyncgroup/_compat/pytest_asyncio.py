@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import collections.abc
 import functools
 import inspect
 import os
@@ -14,32 +16,62 @@ from _pytest.scope import Scope
 
 from .pytest import nothing_to_undo
 
-# --- pytest-asyncio items --------------------------------------------------------
-# pytest-asyncio 1.x replaces async test items with ``PytestAsyncioFunction``
-# subclasses whose ``setup`` requests a ``_<scope>_scoped_runner`` fixture (a new
-# event loop) and whose ``runtest`` calls ``Runner.run`` - which raises inside a
-# running loop. For our run the item uses plain ``pytest.Function``'s methods; our
-# ``pytest_pyfunc_call`` then awaits the test body on the worker's loop.
-# Checked: pytest-asyncio 1.5.0 (class name and the two methods).
+# --- pytest-asyncio's loop factories ----------------------------------------------
+# pytest-asyncio 1.4+ makes a test's loops with the factories a
+# ``pytest_asyncio_loop_factories(config, item)`` hook returns (firstresult, a
+# mapping of names to callables), narrowed by ``@pytest.mark.asyncio(
+# loop_factories=[names])``: ``pytest_generate_tests`` parametrizes each of its
+# async tests indirectly over the ``_asyncio_loop_factory`` fixture, one
+# parameter per factory (the id hidden when there is one, on pytest 8.4+); a
+# name the hook does not offer becomes a ``None`` parameter marked skip. So a
+# collected test's ``callspec.params`` say which factory its loop comes from.
+# A test the hook does not apply to (no implementation in its conftests) has no
+# such parameter: its loop comes from the ``event_loop_policy`` fixture.
+# Checked: pytest-asyncio 1.5.0 (``_collect_hook_loop_factories``,
+# ``pytest_generate_tests``, ``_asyncio_loop_factory``), pytest 8.3.5 and 9.2.0.
+
+LoopFactory = Callable[[], asyncio.AbstractEventLoop]
+_FACTORY_PARAM = "_asyncio_loop_factory"
+DEFAULT_LOOP = "default"
+"""What :func:`loop_factory_asked` says of a test run on pytest-asyncio's default loop."""
 
 
 def loop_factories_hooked(config: pytest.Config) -> bool:
-    """Whether any plugin or conftest implements pytest-asyncio's (1.5)
+    """Whether any plugin or conftest implements pytest-asyncio's (1.4+)
     ``pytest_asyncio_loop_factories`` hook; without one, no test asks."""
     anywhere = getattr(config.hook, "pytest_asyncio_loop_factories", None)
     return anywhere is not None and bool(anywhere.get_hookimpls())
 
 
-def asks_for_own_loops(item: pytest.Item) -> bool:
-    """Whether pytest-asyncio's ``pytest_asyncio_loop_factories`` hook (1.5) is
-    implemented for this async test: it would run on loops the hook makes."""
-    if not loop_factories_hooked(item.config):
-        return False  # the common case, without looking up each test's conftests
+def loop_factory_asked(item: pytest.Item) -> LoopFactory | str | None:
+    """The loop factory pytest-asyncio would make ``item``'s loop with: a callable
+    from the hook; :data:`DEFAULT_LOOP` for its default loop (a pytest-asyncio
+    test the hook does not apply to); None when it runs on no loop of
+    pytest-asyncio's (not one of its tests, or skipped: a factory not offered)."""
+    if not _is_pytest_asyncio_item(type(item)):
+        return None
+    callspec = getattr(item, "callspec", None)
+    params = callspec.params if callspec is not None else {}
+    if _FACTORY_PARAM not in params:
+        return DEFAULT_LOOP
+    factory = params[_FACTORY_PARAM]
+    return factory if callable(factory) else None
+
+
+def loop_factory_names(item: pytest.Item) -> dict[str, LoopFactory]:
+    """The factories the hook offers ``item``, by name, as pytest-asyncio narrows
+    them by the ``asyncio`` mark's ``loop_factories`` (for messages; {} if none)."""
     hook = getattr(item.ihook, "pytest_asyncio_loop_factories", None)
     if hook is None or not hook.get_hookimpls():
-        return False
-    function = getattr(item, "obj", None)
-    return function is not None and inspect.iscoroutinefunction(function)
+        return {}
+    offered = hook(config=item.config, item=item)
+    if not isinstance(offered, collections.abc.Mapping):
+        return {}
+    marker = item.get_closest_marker("asyncio")
+    chosen = marker.kwargs.get("loop_factories") if marker is not None else None
+    if chosen is None:
+        return dict(offered)
+    return {name: offered[name] for name in chosen if name in offered}
 
 
 # pytest-asyncio's ``event_loop_policy`` fixture (in ``pytest_asyncio.plugin``)
@@ -67,6 +99,15 @@ def loop_policy_override(item: pytest.Item) -> str | None:
         return None
     path = getattr(getattr(function, "__code__", None), "co_filename", None)
     return os.path.relpath(path, item.config.rootpath) if path else str(module)
+
+
+# --- pytest-asyncio items --------------------------------------------------------
+# pytest-asyncio 1.x replaces async test items with ``PytestAsyncioFunction``
+# subclasses whose ``setup`` requests a ``_<scope>_scoped_runner`` fixture (a new
+# event loop) and whose ``runtest`` calls ``Runner.run`` - which raises inside a
+# running loop. For our run the item uses plain ``pytest.Function``'s methods; our
+# ``pytest_pyfunc_call`` then awaits the test body on the worker's loop.
+# Checked: pytest-asyncio 1.5.0 (class name and the two methods).
 
 
 @functools.cache

@@ -22,20 +22,26 @@ import asyncio
 import contextlib
 import signal
 import threading
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from types import FrameType
 from typing import Any
 
+from .. import _compat
 from .bridge import in_bridge
 from .loop import WorkerLoop
 
 
-def run_interruptible(loop: WorkerLoop, main: Coroutine[Any, Any, None]) -> None:
-    """``asyncio.run(main)`` with Ctrl-C handled for ``loop``; once it has returned
-    (or failed) after Ctrl-C or ``pytest.exit()``, raise that for pytest."""
+def run_interruptible(
+    loop: WorkerLoop,
+    main: Coroutine[Any, Any, None],
+    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None,
+) -> None:
+    """``asyncio.run(main)`` (on a loop ``loop_factory`` makes, if given) with
+    Ctrl-C handled for ``loop``; once it has returned (or failed) after Ctrl-C or
+    ``pytest.exit()``, raise that for pytest."""
     try:
         with _sigint_interrupts(loop):
-            asyncio.run(main)
+            _compat.run_on_new_loop(main, loop_factory)
     finally:
         if loop.aborted is not None:
             raise loop.aborted  # an error tearing down is its context

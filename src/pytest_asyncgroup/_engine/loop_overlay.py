@@ -19,10 +19,15 @@ that test's overlay, and reads it back from there for that test's code only:
   with an overlay ends.
 
 What is routed: public names, and any name the loop's class defines (methods,
-private ones too). A private name the class does not define is the loop's own
-state (``_default_executor``, ``_timer_cancelled_count``): its own methods set it,
-also when a test calls them, so it stays shared, as ``loop.set_debug()`` or
-``loop.set_exception_handler()`` do today.
+private ones too), set by code other than the loop's own methods. A private
+name the class does not define is the loop's own state (``_default_executor``,
+``_timer_cancelled_count``): its own methods set it, also when a test calls
+them, so it stays shared, as ``loop.set_debug()`` or
+``loop.set_exception_handler()`` do today. So is what a method of the loop's
+class sets, public or not: a loop class of a suite's own (made by
+pytest-asyncio's loop factory) that keeps ``self.steps`` for its tests to read
+resets it with ``loop.clear()`` for everyone, as the loop's own code appends to
+it; ``loop.steps = []`` in the test's code is the test's.
 
 Where this differs from a loop of the test's own: the loop's scheduling runs
 outside every test and sees the real attributes. A patched ``time`` changes what
@@ -36,6 +41,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import sys
+import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -68,6 +75,28 @@ def _class_attribute(loop: object, name: str) -> Any:
     raise AttributeError(f"{cls.__name__!r} object has no attribute {name!r}")
 
 
+def _methods_code(cls: type) -> frozenset[types.CodeType]:
+    """The code of the Python methods (and property accessors) of ``cls`` and its
+    bases: a frame running one of them is the loop's own code."""
+    found: set[types.CodeType] = set()
+    for klass in cls.__mro__:
+        if klass is object:
+            continue
+        for attribute in vars(klass).values():
+            if isinstance(attribute, (staticmethod, classmethod)):
+                attribute = attribute.__func__
+            functions = (
+                (attribute.fget, attribute.fset, attribute.fdel)
+                if isinstance(attribute, property)
+                else (attribute,)
+            )
+            for function in functions:
+                code = getattr(function, "__code__", None)
+                if isinstance(code, types.CodeType):
+                    found.add(code)
+    return frozenset(found)
+
+
 class _Overlays:
     """The guarded and overlaid classes of one loop, and who has an overlay."""
 
@@ -79,10 +108,15 @@ class _Overlays:
         overlays = self
         real = self.real
 
+        own_code = _methods_code(real)
+
         def overlay_for_writing(name: str) -> dict[str, Any] | None:
             test = per_test.current()
             if test is None or not _routed(real, name, names):
                 return None
+            # (0: here, 1: ``__setattr__``/``__delattr__``, 2: who set it)
+            if sys._getframe(2).f_code in own_code:
+                return None  # the loop's own method: its state
             return overlays.overlay_of(test, name)
 
         class Guarded(real):  # type: ignore[valid-type, misc]
@@ -155,8 +189,10 @@ class _Overlays:
 def overlaid(loop: asyncio.AbstractEventLoop) -> Iterator[None]:
     """Give each test its own overlay of ``loop``'s attributes while this runs.
 
-    A loop whose class cannot be swapped (a C type, as uvloop's) is left as it is:
-    its attributes cannot be set either.
+    A loop whose class cannot be swapped (an extension type with no Python
+    subclass) is left as it is: its attributes cannot be set either. uvloop's
+    ``Loop`` is a Python subclass of its Cython base: it is swapped as asyncio's
+    loops are (``tests/acceptance/test_uvloop.py``).
     """
     overlays = _Overlays(loop)
     try:

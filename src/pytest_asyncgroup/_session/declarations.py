@@ -8,6 +8,7 @@ from .. import _compat
 from .._core.keys import NO_RESOURCES, Declaration
 from .._core.markers import DeclarationError, parse_declaration, parse_timeout
 from .._core.settings import Settings
+from .loop_factory import choose_loop_factory
 
 DECLARATION = pytest.StashKey[Declaration]()
 TIMEOUT = pytest.StashKey[float]()
@@ -55,17 +56,7 @@ def declare_all(items: list[pytest.Item]) -> list[str]:
                 item.stash[TIMEOUT] = seconds
         except DeclarationError as exc:
             problems.append(f"{item.nodeid}: {exc}")
-    own_loops = (
-        [item.nodeid for item in items if _compat.asks_for_own_loops(item)]
-        if items and _compat.loop_factories_hooked(items[0].config)
-        else []
-    )
-    if own_loops:
-        problems.append(
-            f"{_and_more(own_loops)}: a pytest_asyncio_loop_factories hook asks for event "
-            "loops of their own, but pytest-asyncgroup runs every async test on its "
-            "worker's one loop; run these tests without --dist=asyncgroup"
-        )
+    problems.extend(choose_loop_factory(items))
     problems.extend(_loop_policy_overrides(items))
     return problems
 
@@ -84,8 +75,9 @@ def _loop_policy_overrides(items: list[pytest.Item]) -> list[str]:
         f"{_and_more(nodeids)}: the event_loop_policy fixture in {where} asks for loops "
         "of its own policy, but pytest-asyncgroup runs every async test on its worker's "
         "one loop, made with the policy in force when the run starts. Set the policy "
-        "when conftest.py is imported instead (asyncio.set_event_loop_policy(...), "
-        "uvloop.install()), or run these tests without --dist=asyncgroup"
+        "when conftest.py is imported instead (asyncio.set_event_loop_policy(...)), "
+        "return one loop factory from a pytest_asyncio_loop_factories hook "
+        "(pytest-asyncio 1.4+), or run these tests without --dist=asyncgroup"
         for where, nodeids in users.items()
     ]
 

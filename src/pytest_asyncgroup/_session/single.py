@@ -9,6 +9,7 @@ from .._core.settings import Settings
 from .._engine import WorkerLoop, run_interruptible
 from .declarations import declaration_of, declarations_error, declare_all
 from .engine import new_worker_loop, stall_to_stderr
+from .loop_factory import loop_factory_of
 from .stopping import FirstStop
 
 
@@ -47,7 +48,7 @@ class OneProcessRun:
         loop.submit(session.items)
         loop.close()
         try:
-            run_interruptible(loop, loop.serve())
+            run_interruptible(loop, loop.serve(), loop_factory_of(session.config))
         finally:
             if stall is not None:
                 stall.close()  # (done already, unless the loop never served)

@@ -29,6 +29,7 @@ from .._core.settings import Settings
 from .._engine import Stall, TestRecord, WorkerLoop, run_interruptible
 from .._session.declarations import declaration_of, declare_all
 from .._session.engine import new_worker_loop
+from .._session.loop_factory import loop_factory_of
 from .protocol import SIDE_CHANNEL, STOP_COMMAND, WHOLE, Collection, EventBatcher
 
 _INDEX: contextvars.ContextVar[int] = contextvars.ContextVar("pytest_asyncgroup_item_index")
@@ -63,7 +64,7 @@ class WorkerRun:
             stall = Stall(self.settings.stall_report, self._side_channel.send, where)
         self._loop = new_worker_loop(session, self.settings, on_done=self._done, stall=stall)
         try:
-            run_interruptible(self._loop, self._serve(self._loop))
+            run_interruptible(self._loop, self._serve(self._loop), loop_factory_of(session.config))
         except pytest.exit.Exception as exit:
             # The controller ends the whole run when a worker says it should stop.
             session.shouldstop = f"pytest.exit() on {_compat.worker_id(self.config)}: {exit.msg}"
