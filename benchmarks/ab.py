@@ -11,12 +11,18 @@ spread, as in ``compare.py --pairs``.
 
     python benchmarks/ab.py --before HEAD~3 --scenario io --pairs 8
     python benchmarks/ab.py --before main --scenario sync --pairs 12 -- -n 2
+
+``--after-args`` adds pytest arguments to the later runs only: what an option
+costs, at one commit (``--before HEAD`` with a clean working tree):
+
+    python benchmarks/ab.py --before HEAD --after-args=--asyncgroup-doctor --pairs 8
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -66,23 +72,30 @@ def main() -> None:
     parser.add_argument("--before", required=True, help="the earlier revision (git)")
     parser.add_argument("--scenario", choices=sorted(SUITES), default="io")
     parser.add_argument("--pairs", type=int, default=8)
+    parser.add_argument(
+        "--after-args", default="", help="pytest arguments for the later runs only (quoted)"
+    )
     parser.add_argument("extra", nargs="*", help="pytest arguments for both runs (after --)")
     args = parser.parse_args()
     before = worktree(args.before)
     suite_dir = WORK / f"suite-{args.scenario}"
     write(render(SUITES[args.scenario], "asyncgroup"), suite_dir)
+    after_extra = [*args.extra, *shlex.split(args.after_args)]
     timed_run(suite_dir, before, args.extra)  # warm the file cache; not counted
-    timed_run(suite_dir, None, args.extra)
+    timed_run(suite_dir, None, after_extra)
     ratios, befores, afters = [], [], []
     for _ in range(args.pairs):
         old = timed_run(suite_dir, before, args.extra)
-        new = timed_run(suite_dir, None, args.extra)
+        new = timed_run(suite_dir, None, after_extra)
         befores.append(old)
         afters.append(new)
         ratios.append(new / old)
     print(f"scenario {args.scenario}, {args.pairs} pairs, pytest args {args.extra or '(none)'}")
     print(f"before ({args.before}): median {statistics.median(befores):.3f}s")
-    print(f"after (working tree): median {statistics.median(afters):.3f}s")
+    print(
+        f"after (working tree{', ' + args.after_args if args.after_args else ''}): median"
+        f" {statistics.median(afters):.3f}s"
+    )
     print(
         f"after/before: median {statistics.median(ratios):.3f}"
         f" (min {min(ratios):.3f}, max {max(ratios):.3f})"
