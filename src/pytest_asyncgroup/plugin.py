@@ -180,6 +180,7 @@ def _observe(config: pytest.Config, settings: Settings, groups: Callable[[], int
         groups=groups,
         block_threshold=settings.block_threshold,
         timeline=None if timeline is None else (timeline, _timeline_path(config, timeline)),
+        concurrency=settings.concurrency,
     )
     config.pluginmanager.register(observer, "asyncgroup-observer")
     config.pluginmanager.register(

@@ -146,3 +146,25 @@ def test_the_plan_and_the_timeline_say_why_tests_run_alone(pytester: pytest.Pyte
         "test_z.py::test_free": None,
     }
     assert alone["test_z.py::test_patched"].startswith("alone fixture: patched")
+
+
+def test_the_summary_says_how_long_the_concurrency_cap_held_tests_back(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        test_capped="""
+        import asyncio, pytest
+
+        @pytest.mark.parametrize("i", range(6))
+        async def test_waits(i):
+            await asyncio.sleep(0.1)
+        """
+    )
+    capped = pytester.runpytest_subprocess(DIST, "--asyncgroup-concurrency=2", timeout=120)
+    capped.assert_outcomes(passed=6)
+    capped.stdout.re_match_lines(
+        [r"  main: 6 tests, peak 2 in flight, .*, at the concurrency cap \d+% "]
+    )
+    free = pytester.runpytest_subprocess(DIST, timeout=120)
+    free.assert_outcomes(passed=6)
+    free.stdout.no_fnmatch_line("*concurrency cap*")

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from pytest_asyncgroup._core.runstats import Phase, TestSpan, run_stats, trace_events
+from pytest_asyncgroup._core.runstats import (
+    Phase,
+    TestSpan,
+    run_stats,
+    summary_lines,
+    trace_events,
+)
 
 
 def span(name: str, start: float, stop: float, worker: str = "gw0", **extra: object) -> TestSpan:
@@ -35,6 +41,18 @@ def test_waits_are_summed_per_key_longest_first_and_blockers_named() -> None:
     stats = run_stats(spans, groups=3, block_threshold=0.1)
     assert stats.key_waits == [("db", 0.75, 2), ("cache", 0.6, 1), ("api", 0.1, 1)]
     assert stats.blocked == [("a", 0.3)]
+
+
+def test_the_summary_says_how_long_a_worker_had_its_cap_in_flight() -> None:
+    # Cap 2: a and b together from 1 to 2, b and c from 3 to 4; busy from 0 to 5.
+    spans = [span("a", 0.0, 2.0), span("b", 1.0, 4.0), span("c", 3.0, 5.0)]
+    stats = run_stats(spans, groups=0, block_threshold=0.1, cap=2)
+    assert stats.workers[0].at_cap == 2.0
+    lines = summary_lines(stats, 0.1)
+    assert lines[1].endswith(", at the concurrency cap 40% of its busy time")
+    uncapped = run_stats(spans, groups=0, block_threshold=0.1, cap=3)
+    assert uncapped.workers[0].at_cap == 0.0
+    assert "concurrency cap" not in summary_lines(uncapped, 0.1)[1]
 
 
 def test_lanes_are_reused_once_free_and_overlapping_tests_get_their_own() -> None:

@@ -68,6 +68,8 @@ class WorkerStats:
     busy: float
     alone: int = 0
     """Tests that ran alone in this worker."""
+    at_cap: float = 0.0
+    """Seconds this worker had as many tests in flight as its cap allows."""
 
 
 @dataclass
@@ -98,6 +100,18 @@ def peak_overlap(intervals: Iterable[tuple[float, float]]) -> int:
     return peak
 
 
+def time_at_least(intervals: Iterable[tuple[float, float]], count: int) -> float:
+    """Seconds during which at least ``count`` intervals were open at once."""
+    points = sorted([(a, 1) for a, _ in intervals] + [(b, -1) for _, b in intervals])
+    total, current, since = 0.0, 0, 0.0
+    for t, delta in points:
+        if current >= count:
+            total += t - since
+        current += delta
+        since = t
+    return total
+
+
 def union_length(intervals: Iterable[tuple[float, float]]) -> float:
     total = 0.0
     end = float("-inf")
@@ -109,7 +123,9 @@ def union_length(intervals: Iterable[tuple[float, float]]) -> float:
     return total
 
 
-def run_stats(spans: Sequence[TestSpan], *, groups: int, block_threshold: float) -> RunStats:
+def run_stats(
+    spans: Sequence[TestSpan], *, groups: int, block_threshold: float, cap: int = 0
+) -> RunStats:
     """The summary's numbers. Wall time runs from the first test's start to the last
     test's end, so start-up and collection (xdist's workers) do not dilute it."""
     actives = [span.active() for span in spans]  # each span's, worked out once
@@ -135,6 +151,7 @@ def run_stats(spans: Sequence[TestSpan], *, groups: int, block_threshold: float)
             peak_in_flight=peak_overlap(own),
             busy=union_length(own),
             alone=alone[worker],
+            at_cap=time_at_least(own, cap) if cap > 0 else 0.0,
         )
         for worker, own in sorted(by_worker.items())
     ]
@@ -178,9 +195,13 @@ def summary_lines(stats: RunStats, block_threshold: float) -> list[str]:
     ]
     for worker in stats.workers:
         alone = f", {worker.alone} ran alone" if worker.alone else ""
+        at_cap = ""
+        if worker.at_cap > 0 and worker.busy > 0:
+            share = worker.at_cap / worker.busy
+            at_cap = f", at the concurrency cap {share:.0%} of its busy time"
         lines.append(
             f"  {worker.worker}: {count(worker.tests, 'test')}, peak {worker.peak_in_flight} "
-            f"in flight, busy {worker.busy:.2f}s of {stats.wall:.2f}s{alone}"
+            f"in flight, busy {worker.busy:.2f}s of {stats.wall:.2f}s{alone}{at_cap}"
         )
     if stats.alone:
         lines.append("ran alone in their worker, by reason:")

@@ -37,9 +37,12 @@ class RunObserver:
         groups: Callable[[], int],
         block_threshold: float,
         timeline: tuple[str, Path] | None,
+        concurrency: int = 0,
     ) -> None:
-        """``timeline``: the path as the user gave it (to show), and where to write."""
+        """``timeline``: the path as the user gave it (to show), and where to write;
+        ``concurrency``: the per-worker cap, for its share of the time."""
         self._groups = groups
+        self._concurrency = concurrency
         self._block_threshold = block_threshold
         self._timeline = timeline
         self._tests: dict[str, tuple[str, float, float, float]] = {}
@@ -152,6 +155,7 @@ class RunObserver:
                 self.spans(),
                 groups=self._groups(),
                 block_threshold=self._block_threshold,
+                cap=self._concurrency,
             )
         terminalreporter.write_sep("=", "asyncgroup summary")
         for line in summary_lines(stats, self._block_threshold):
