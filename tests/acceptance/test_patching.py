@@ -290,6 +290,73 @@ def test_monkeypatch_and_mocker_are_no_longer_alone_fixtures(pytester: pytest.Py
     result.stdout.no_fnmatch_line("*alone fixture*")
 
 
+EDGES = """
+import asyncio
+from unittest import mock
+import pytest, app
+from recorder import span
+
+async def test_multiple():
+    with mock.patch.multiple("app", fetch=mock.DEFAULT, stamp=mock.DEFAULT) as patched:
+        patched["fetch"].return_value = 1
+        await asyncio.sleep(0.1)
+        assert app.fetch() == 1
+
+async def test_spy_beside_a_patch_of_the_same_function(mocker):
+    await asyncio.sleep(0.02)
+    spy = mocker.spy(app, "fetch")  # wraps what this test reads: the original
+    assert app.fetch() == "real"
+    spy.assert_called_once_with()
+    await asyncio.sleep(0.1)
+
+async def test_a_class_on_a_module(mocker):
+    mocker.patch("app.Client").return_value.get.return_value = "faked"
+    await asyncio.sleep(0.1)
+    assert app.Client().get() == "faked"
+
+async def test_the_class_beside_it():
+    await asyncio.sleep(0.02)
+    for _ in range(5):
+        client = app.Client()
+        assert isinstance(client, app.Client)
+        class Mine(app.Client):
+            pass
+        assert Mine().get() == "real-get"
+        await asyncio.sleep(0.02)
+
+async def test_an_attribute_deleted_from_a_class(monkeypatch):
+    monkeypatch.delattr(app.Client, "get")
+    await asyncio.sleep(0.1)
+    assert not hasattr(app.Client(), "get")
+
+async def test_the_attribute_beside_it():
+    await asyncio.sleep(0.02)
+    for _ in range(5):
+        assert app.Client().get() == "real-get"
+        await asyncio.sleep(0.02)
+
+async def test_an_object_attribute_holds_the_others(mocker):
+    client = app.Client()
+    mocker.patch.object(client, "get", return_value="mine")
+    await asyncio.sleep(0.05)
+    assert client.get() == "mine"
+"""
+
+
+@MODES
+def test_spies_class_patches_deletions_and_patch_multiple_as_plain(
+    suite: pytest.Pytester, mode: list[str], plugins: None
+) -> None:
+    _suite(suite, "", EDGES)
+    result = suite.runpytest(*mode)
+    result.assert_outcomes(passed=7)
+    if mode[0] == DIST and "-n" not in mode:
+        result.stdout.fnmatch_lines(
+            ["*held the tests beside them still*", "  1: set <Client object>.get"]
+        )
+    _restored(suite)
+
+
 def test_the_next_run_starts_alone_the_tests_that_patched_process_wide(
     suite: pytest.Pytester, plugins: None
 ) -> None:

@@ -15,11 +15,11 @@ that test set; each test's code sees the top of its own stack, or the base:
 - an attribute of a class (a method, classmethod, property, any value): the
   stand-in is a descriptor in the class's ``__dict__`` (:class:`_ClassStandIn`)
   that binds the test's value as the class would bind it;
-- a callable (function, class, method) on a module or in an object's
-  ``__dict__``, replaced by a callable: the stand-in is callable and forwards
-  calls, attribute access and ``isinstance`` to the test's value
-  (:class:`_CallableStandIn`), since a module's own code reads its globals
-  without asking the module.
+- a callable (function, class, method) on a module, replaced by a callable:
+  the stand-in is callable and forwards calls, attribute access and
+  ``isinstance`` to the test's value (:class:`_CallableStandIn`), since a
+  module's own code reads its globals without asking the module; read as the
+  module's attribute, it is the test's value itself (:class:`_ModuleReads`).
 
 A ``setattr`` that restores the value the test saw before (the base, or the
 stand-in itself, which is what ``monkeypatch`` remembered) pops or clears the
@@ -27,8 +27,8 @@ test's stack; so each test's undo takes off its own patches in any order. When
 no test holds a patch, the base goes back in place (``is`` the original). At the
 end of a test whatever it left set goes.
 
-Everything else a test patches (a non-callable module global, an object with a
-``__setattr__`` of its own, deleting a module's attribute; and ``setitem``,
+Everything else a test patches (a non-callable module global, an attribute of
+an object, deleting a module's attribute; and ``setitem``,
 ``setenv``, ``chdir``, ``syspath_prepend``, ``patch.dict``, which are not
 attributes) is made as in a plain run, after the test has taken the worker's
 gate (``isolation.py``): no other test's code runs until it ends.
@@ -82,18 +82,13 @@ def _seen(stand_in: Any) -> Any:
 
 
 def _looked_up_past(views: _Views, obj: Any, owner: type | None) -> Any:
-    """The attribute as if the holder's ``__dict__`` had no such name: the next
-    class in the MRO (for a class holder), or the class (for an object)."""
+    """The attribute as if the holder class's ``__dict__`` had no such name: from the
+    next class in the MRO."""
     name = views.name
-    if isinstance(views.holder, type):
-        cls = owner if owner is not None else type(obj)
-        mro = cls.__mro__
-        start = mro.index(views.holder) + 1 if views.holder in mro else 0
-        classes = mro[start:]
-    else:
-        obj, owner = views.holder, type(views.holder)
-        classes = owner.__mro__
-    for klass in classes:
+    cls = owner if owner is not None else type(obj)
+    mro = cls.__mro__
+    start = mro.index(views.holder) + 1 if views.holder in mro else 0
+    for klass in mro[start:]:
         if name in klass.__dict__:
             attribute = klass.__dict__[name]
             get = getattr(type(attribute), "__get__", None)
@@ -102,7 +97,11 @@ def _looked_up_past(views: _Views, obj: Any, owner: type | None) -> Any:
 
 
 class _CallableStandIn:
-    """In a module's or object's ``__dict__``: calls (and reads) the running test's value."""
+    """In a module's ``__dict__``: calls (and reads) the running test's value.
+
+    What the module's own functions reach as a global. Read as an attribute of
+    the module (``app.fetch``, ``getattr``, ``from app import fetch``) it is the
+    running test's value itself (:class:`_ModuleReads`)."""
 
     __slots__ = ("__weakref__", "_views")
 
@@ -111,8 +110,7 @@ class _CallableStandIn:
 
     def _target(self) -> Any:
         views: _Views = object.__getattribute__(self, "_views")
-        value = views.seen()
-        return _looked_up_past(views, None, None) if value is _ABSENT else value
+        return views.seen()
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return object.__getattribute__(self, "_target")()(*args, **kwargs)
@@ -214,6 +212,63 @@ class _DataClassStandIn(_ClassStandIn):
 StandIn = (_CallableStandIn, _ClassStandIn)
 
 
+class _ModuleReads:
+    """Modules holding stand-ins read them as the running test's value.
+
+    While a module holds one, its class is swapped (``__class__``, as Python
+    allows for modules) for a subclass whose ``__getattribute__`` resolves a
+    stand-in; so ``getattr(app, "fetch")`` is the test's mock, or for another
+    test the original itself (``mocker.spy`` wraps what it reads: it must not
+    wrap a stand-in). The class goes back with the module's last stand-in. A
+    module whose class refuses the swap keeps showing the stand-in.
+    """
+
+    def __init__(self) -> None:
+        self._held: dict[int, tuple[types.ModuleType, type, int]] = {}
+        self._classes: dict[type, type] = {}
+
+    def add(self, module: types.ModuleType) -> None:
+        held = self._held.get(id(module))
+        if held is not None:
+            self._held[id(module)] = (module, held[1], held[2] + 1)
+            return
+        original = type(module)
+        try:
+            module.__class__ = self._reading(original)
+        except TypeError:
+            return
+        self._held[id(module)] = (module, original, 1)
+
+    def discard(self, module: object) -> None:
+        held = self._held.get(id(module))
+        if held is None:
+            return
+        if held[2] > 1:
+            self._held[id(module)] = (held[0], held[1], held[2] - 1)
+            return
+        del self._held[id(module)]
+        held[0].__class__ = held[1]
+
+    def _reading(self, original: type) -> type:
+        reading = self._classes.get(original)
+        if reading is None:
+            read: Callable[[Any, str], Any] = original.__getattribute__  # type: ignore[assignment]
+
+            def __getattribute__(module: Any, name: str) -> Any:
+                value = read(module, name)
+                if type(value) is _CallableStandIn:
+                    return _views_of(value).seen()
+                return value
+
+            reading = type(
+                original.__name__,
+                (original,),
+                {"__getattribute__": __getattribute__, "__slots__": ()},
+            )
+            self._classes[original] = reading
+        return reading
+
+
 def _views_of(stand_in: Any) -> _Views:
     views: _Views = object.__getattribute__(stand_in, "_views")
     return views
@@ -238,16 +293,6 @@ def _callable_pair(base: Any, value: Any) -> bool:
     return callable(base) and callable(value) and not _exception_class(base)
 
 
-def _plain_object(target: object) -> bool:
-    """An object whose attributes live in its ``__dict__``, set the ordinary way."""
-    kind = type(target)
-    return (
-        isinstance(getattr(target, "__dict__", None), dict)
-        and kind.__setattr__ is object.__setattr__
-        and kind.__delattr__ is object.__delattr__
-    )
-
-
 def describe(target: object, name: str) -> str:
     """``app.time``, ``Client.get``, ``<Client object>.get``: for the summary."""
     if isinstance(target, types.ModuleType):
@@ -264,6 +309,7 @@ class PerTestPatches:
         self._gate = gate
         self._exempt = exempt
         """Objects that keep per-test overlays of their own (the worker's loop)."""
+        self._module_reads = _ModuleReads()
         self._ends: set[tuple[per_test.TestContext, int]] = set()
         """(test, stand-in) pairs whose end is heard of: each test's patches go at its
         end (``per_test.TestContext.end``), which every test reaches."""
@@ -290,6 +336,8 @@ class PerTestPatches:
             builtins.setattr(target, name, value)
             return
         builtins.setattr(target, name, stand_in)  # raises as plain setattr would
+        if isinstance(stand_in, _CallableStandIn):
+            self._module_reads.add(target)
         self._set(test, stand_in, _views_of(stand_in), value)
 
     def delattr(self, target: Any, name: str, *, restoring: bool) -> None:
@@ -342,13 +390,8 @@ class PerTestPatches:
         if isinstance(target, types.ModuleType):
             if own is _ABSENT or not _callable_pair(own, value):
                 return None
-        elif not _plain_object(target):
-            return None
-        else:
-            base = own if own is not _ABSENT else getattr(target, name, _ABSENT)
-            if base is _ABSENT or not _callable_pair(base, value):
-                return None
-        return self._install(target, name, own, _CallableStandIn, place=False)
+            return self._install(target, name, own, _CallableStandIn, place=False)
+        return None  # an object's attribute: whose the object is cannot be known
 
     def _install(self, holder: Any, name: str, base: Any, kind: type, *, place: bool = True) -> Any:
         stand_in = kind(_Views(holder, name, base))
@@ -392,6 +435,8 @@ class PerTestPatches:
             builtins.delattr(views.holder, views.name)
         else:
             builtins.setattr(views.holder, views.name, views.base)
+        if isinstance(stand_in, _CallableStandIn):
+            self._module_reads.discard(views.holder)
 
 
 @contextlib.contextmanager
