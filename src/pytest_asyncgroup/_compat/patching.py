@@ -138,9 +138,14 @@ def patching_routed(
 
 
 def _shadow_builtin(module: Any, name: str, value: object, undo: contextlib.ExitStack) -> None:
-    assert name not in module.__dict__, f"{module.__name__}.{name} is not the builtin"
-    module.__dict__[name] = value
-    undo.callback(module.__dict__.pop, name, None)
+    """Shadow the builtin ``name`` in ``module``; the undo puts back what was there
+    (the builtin, or the shadow of an engine serving around this one: a nested run)."""
+    namespace = module.__dict__
+    if name in namespace:
+        undo.callback(namespace.__setitem__, name, namespace[name])
+    else:
+        undo.callback(namespace.pop, name, None)
+    namespace[name] = value
 
 
 def _replace(owner: Any, name: str, value: object, undo: contextlib.ExitStack) -> None:
