@@ -62,7 +62,7 @@ def test_an_outsized_group_is_named_with_plan_and_actual_and_advice() -> None:
         "one group holds 86% of the run's estimated work, more than a worker's share"
         " (50% of 2): keys orders, stock, 6 tests; it ran for 3.50s of the 3.50s on gw0",
         "  a group runs on one worker: if each worker can have its own copy of the resource,"
-        " list the key in asyncgroup_per_worker (asyncgroup_per_worker = orders), else split"
-        " it into keys that fewer tests share",
+        " list its keys in asyncgroup_per_worker (asyncgroup_per_worker = orders stock), else"
+        " split it into keys that fewer tests share",
     ]
     assert outsized_lines([], spans, wall) == []

@@ -221,11 +221,11 @@ def outsized_lines(
             f"{wall:.2f}s on {where}"
         )
     if groups:
-        first = groups[0].keys[0]
+        keys = " ".join(groups[0].keys[:5])
         lines.append(
             "  a group runs on one worker: if each worker can have its own copy of the "
-            f"resource, list the key in asyncgroup_per_worker (asyncgroup_per_worker = "
-            f"{first}), else split it into keys that fewer tests share"
+            f"resource, list its keys in asyncgroup_per_worker (asyncgroup_per_worker = "
+            f"{keys}), else split it into keys that fewer tests share"
         )
     return lines
 
