@@ -270,6 +270,10 @@ def test_a_group_larger_than_a_workers_share_is_named_with_advice(
     suite: pytest.Pytester,
 ) -> None:
     suite.makepyfile(test_outgrown=OUTGROWN)
+    planned = suite.runpytest(DIST, "-n", "2", "--asyncgroup-plan")
+    planned.stdout.fnmatch_lines(
+        ["keys orders hold 75% of the estimated work, more than a worker's share (50%):*"]
+    )
     result = suite.runpytest(DIST, "-n", "2")
     result.assert_outcomes(passed=16)
     ran_on = {str(e["worker"]) for e in events(suite) if str(e["test"]).startswith("o")}
