@@ -31,18 +31,21 @@ AREAS = ("orders", "stock")
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if hasattr(config, "workerinput") or os.environ.get("SHOP_TEST_DSN"):
-        return  # a worker: the controller has started the server already
-    cluster = Cluster()
-    config.add_cleanup(cluster.stop)
-    dsn = cluster.start()
+    if hasattr(config, "workerinput"):
+        return  # a worker: the controller has made the server and the template
+    dsn = os.environ.get("SHOP_TEST_DSN")  # a server of your own, or none
+    if not dsn:
+        cluster = Cluster()
+        config.add_cleanup(cluster.stop)
+        dsn = cluster.start()
+        os.environ["SHOP_TEST_DSN"] = dsn  # xdist's workers inherit it
     asyncio.run(_make_template(dsn))
-    os.environ["SHOP_TEST_DSN"] = dsn  # xdist's workers inherit it
 
 
 async def _make_template(dsn: str) -> None:
     admin = await asyncpg.connect(dsn)
     try:
+        await admin.execute(f"DROP DATABASE IF EXISTS {TEMPLATE} WITH (FORCE)")
         await admin.execute(f"CREATE DATABASE {TEMPLATE}")
     finally:
         await admin.close()
