@@ -23,6 +23,8 @@ import argparse
 import json
 import os
 import platform
+import re
+import resource
 import shlex
 import statistics
 import subprocess
@@ -52,6 +54,8 @@ class Runner:
     note: str = ""
     runs_tests: bool = True
     walls: list[float] = field(default_factory=list)
+    sessions: list[float] = field(default_factory=list)  # pytest's own "in N s"
+    cpu: list[float] = field(default_factory=list)  # user + sys of pytest's processes
     outcomes: list[dict[str, int]] = field(default_factory=list)
     overlaps: list[int] = field(default_factory=list)
     summary: list[str] = field(default_factory=list)  # the last run's asyncgroup summary
@@ -82,6 +86,7 @@ def run_once(runner: Runner, work: Path, timeout: float) -> None:
     python = environments.POSTGRES_ENV.python
     command = [str(python), "-m", "pytest", str(EXAMPLE), *BASE, *runner.args]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "SHOP_TEST"))}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(
         [*command, f"--junitxml={junit}"],
@@ -92,6 +97,15 @@ def run_once(runner: Runner, work: Path, timeout: float) -> None:
         cwd=work,
     )
     runner.walls.append(time.perf_counter() - started)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    runner.cpu.append(
+        after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    )  # pytest, its xdist workers, initdb and pg_ctl (the server daemonizes: not counted)
+    session = re.search(
+        r" in (\d+(?:\.\d+)?)s", done.stdout.splitlines()[-1] if done.stdout else ""
+    )
+    if session:
+        runner.sessions.append(float(session.group(1)))
     counts: dict[str, int] = {}
     overlaps = 0
     if junit.exists():
@@ -111,6 +125,41 @@ def run_once(runner: Runner, work: Path, timeout: float) -> None:
         start = next(i for i, line in enumerate(lines) if "asyncgroup summary" in line)
         runner.summary = [line for line in lines[start + 1 :] if not line.startswith("=")]
     print(f"  {runner.name}: {runner.walls[-1]:.2f} s, {counts}, overlaps {overlaps}", flush=True)
+
+
+def reading(runners: list[Runner]) -> list[str]:
+    """What this run's medians say, in words (computed, so a rerun cannot contradict it)."""
+    by_name = {runner.name: runner for runner in runners}
+
+    def wall(name: str) -> float:
+        return statistics.median(by_name[name].walls)
+
+    def cpu(name: str) -> float:
+        return statistics.median(by_name[name].cpu)
+
+    refused = sum(sum(runner.overlaps) for runner in runners)
+    broken = (
+        "No run broke an exclusive rule: the service refused no test's hold."
+        if not refused
+        else f"The service refused {refused} holds that broke an exclusive rule: see the table."
+    )
+    sequential, one, startup = (
+        "pytest-asyncio (sequential)",
+        "asyncgroup, one process",
+        "start-up only: asyncgroup, -n 2, every test deselected",
+    )
+    return [
+        "In words, from the medians above: ours in one process took"
+        f" {wall(one) / wall(sequential):.0%} of sequential pytest-asyncio's wall time"
+        f" ({wall(one):.1f} s against {wall(sequential):.1f} s), and at -n 2"
+        f" {wall(OURS) / wall(sequential):.0%} ({wall(OURS):.1f} s), of which"
+        f" {wall(startup):.1f} s is start-up alone. At -n 2 the run used"
+        f" {cpu(OURS):.1f} s of CPU against {cpu(one):.1f} s in one process: a second worker"
+        " brings its own interpreter, plugins, service and connection pool. Where the cores"
+        " are already busy, that CPU is taken from the tests, and the second worker's"
+        " concurrency buys little; `-n` pays where cores are idle and the tests' waiting"
+        " outweighs a worker's start-up. " + broken,
+    ]
 
 
 def outcome(counts: dict[str, int]) -> str:
@@ -135,9 +184,9 @@ def markdown(
         " transaction; `orders` tests overlap up to 16 per worker (a 20-connection pool),"
         " stock resets hold `stock` exclusively, a schema migration test is `serial`.",
         "",
-        "| runner | median (s) | min-max (s) | ratio to ours | outcome | exclusive rule broken"
-        " (service's 409s) | notes |",
-        "|---|---|---|---|---|---|---|",
+        "| runner | median (s) | min-max (s) | ratio to ours | pytest's own time (s) | CPU (s)"
+        " | outcome | exclusive rule broken (service's 409s) | notes |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for runner in runners:
         median = statistics.median(runner.walls)
@@ -146,11 +195,13 @@ def markdown(
         broken = sum(runner.overlaps)
         lines.append(
             f"| {name} | {median:.2f} | {min(runner.walls):.2f}-{max(runner.walls):.2f} |"
-            f" {median / ours:.2f}x | {'; '.join(sorted(kinds))} |"
+            f" {median / ours:.2f}x |"
+            f" {f'{statistics.median(runner.sessions):.2f}' if runner.sessions else '-'} |"
+            f" {statistics.median(runner.cpu):.2f} | {'; '.join(sorted(kinds))} |"
             f" {'no' if not broken else f'yes: {broken} in {len(runner.overlaps)} runs'} |"
             f" {runner.note} |"
         )
-    lines += ["", "## What the asyncgroup summary said (last round)", ""]
+    lines += ["", *reading(runners), "", "## What the asyncgroup summary said (last round)", ""]
     for runner in runners:
         if runner.summary and runner.runs_tests:
             lines += [f"{runner.name}:", "", "```", *runner.summary, "```", ""]
@@ -161,6 +212,10 @@ def markdown(
         f" average {load[0]:.2f} before, {load[1]:.2f} after), and every run puts PostgreSQL,"
         " the service, its client and pytest on those 2 cores. Ratios between runners of"
         " one round-robin mean more than absolute seconds; rerun it on your machine (below).",
+        "- 'pytest's own time' is what pytest prints at the end (from its session's start:"
+        " after PostgreSQL has started, with the workers' start-up and collection). 'CPU' is"
+        " the user and system time of the pytest command and its children (xdist workers,"
+        " initdb, pg_ctl), not of the PostgreSQL server, which runs as a daemon.",
         "- Every run pays PostgreSQL's start-up (initdb, pg_ctl, the template database):"
         " the 'start-up only' row is that cost with every test deselected.",
         "- The service is in each worker's process, on the same event loop as the tests: in"
@@ -250,10 +305,7 @@ def main() -> None:
                 run_once(runner, Path(scratch), options.timeout)
     load = (load_before, os.getloadavg()[0])
     options.out.mkdir(parents=True, exist_ok=True)
-    raw = [
-        {k: v for k, v in vars(runner).items() if k != "summary"} | {"summary": runner.summary}
-        for runner in RUNNERS
-    ]
+    raw = [dict(vars(runner)) for runner in RUNNERS]
     (options.out / "postgres.json").write_text(
         json.dumps({"started": started.isoformat(), "load": load, "runners": raw}, indent=1)
     )
