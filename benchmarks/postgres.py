@@ -43,8 +43,9 @@ REPOSITORY = BENCHMARKS.parent
 EXAMPLE = REPOSITORY / "examples" / "postgres_service"
 RESULTS = BENCHMARKS / "results"
 WORK = BENCHMARKS / ".work"
+LOGS = WORK / "postgres-logs"
 OURS = "asyncgroup, -n 2"
-BASE = ("-q", "-p", "no:cacheprovider", "-p", "no:randomly")
+BASE = ("-q", "-rfE", "-p", "no:cacheprovider", "-p", "no:randomly")
 
 
 @dataclass
@@ -118,6 +119,11 @@ def run_once(runner: Runner, work: Path, timeout: float) -> None:
     if done.returncode not in (0, 1, 5):
         counts["crashed"] = done.returncode
         print(done.stdout[-3000:], done.stderr[-3000:], file=sys.stderr)
+    if set(counts) - {"passed"}:  # keep the evidence of anything but a clean pass
+        LOGS.mkdir(parents=True, exist_ok=True)
+        log = LOGS / f"{_slug(runner.name)}-{len(runner.walls)}.log"
+        log.write_text(shlex.join(command) + "\n" + done.stdout + done.stderr)
+        print(f"    not a clean pass: {log}", flush=True)
     runner.outcomes.append(counts)
     runner.overlaps.append(overlaps)
     lines = done.stdout.splitlines()
@@ -160,6 +166,10 @@ def reading(runners: list[Runner]) -> list[str]:
         " concurrency buys little; `-n` pays where cores are idle and the tests' waiting"
         " outweighs a worker's start-up. " + broken,
     ]
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in text).strip("-")
 
 
 def outcome(counts: dict[str, int]) -> str:

@@ -93,7 +93,13 @@ class _Server(uvicorn.Server):
 async def service(database: str) -> AsyncIterator[str]:
     """The shop on 127.0.0.1 (a free port), on this worker's database: its base URL."""
     app = create_app(database, testing=True)
-    server = _Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    # uvicorn closes a keep-alive connection idle for 5 s by default; a test waiting
+    # for its keys leaves the client's connections idle that long, and a request
+    # sent as the server closes one fails. The client is ours: keep them open.
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, log_level="warning", timeout_keep_alive=600
+    )
+    server = _Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():
@@ -123,18 +129,19 @@ async def api(
         for area in (key for key in mark.args if key in AREAS):
             exclusive = mark.kwargs.get("exclusive") or modes.get(area) == "exclusive"
             modes[area] = "exclusive" if exclusive else "shared"
-    holds = []
-    for area, mode in modes.items():
-        body = {"area": area, "mode": mode, "test": request.node.nodeid}
-        answer = await http.post("/_test/holds", json=body)
-        if answer.status_code == 409:
-            for hold in holds:
-                await http.delete(f"/_test/holds/{hold}")
-            pytest.fail(f"overlap: {answer.json()['error']}")
-        holds.append(answer.json()["hold"])
-    yield http
-    for hold in holds:
-        await http.delete(f"/_test/holds/{hold}")
+    holds: list[int] = []
+    try:
+        for area, mode in modes.items():
+            body = {"area": area, "mode": mode, "test": request.node.nodeid}
+            answer = await http.post("/_test/holds", json=body)
+            if answer.status_code == 409:
+                pytest.fail(f"overlap: {answer.json()['error']}")
+            answer.raise_for_status()
+            holds.append(answer.json()["hold"])
+        yield http
+    finally:  # whatever happened: a hold left behind would fail a later test
+        for hold in holds:
+            await http.delete(f"/_test/holds/{hold}")
 
 
 @pytest.fixture
