@@ -45,7 +45,8 @@ DEPENDENCIES = {
 @nox.session(python=PYTHONS)
 @nox.parametrize("deps", list(DEPENDENCIES))
 def tests(session: nox.Session, deps: str) -> None:
-    session.install("-e", ".", *DEPENDENCIES[deps])
+    # The PostgreSQL example's test needs its dependencies (and skips without PostgreSQL).
+    session.install("-e", ".[postgres-example]", *DEPENDENCIES[deps])
     session.run("python", "-m", "pytest", *session.posargs)
 
 

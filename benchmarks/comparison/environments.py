@@ -66,6 +66,15 @@ ASYNCGROUP_ENV = Environment(
     from_repository=True,
 )
 PLOT_ENV = Environment("plot", (MATPLOTLIB,))
+# examples/postgres_service: its runners differ only in their arguments, so one
+# environment (the example's markers and hook need pytest-asyncgroup installed;
+# without --dist=asyncgroup it stays idle). The newest of each on 2026-12-07.
+POSTGRES_EXAMPLE = ("starlette==1.10.0", "uvicorn==0.55.0", "asyncpg==0.32.0", "httpx==0.29.0")
+POSTGRES_ENV = Environment(
+    "postgres-example",
+    (PYTEST, *XDIST, PYTEST_ASYNCIO, "greenlet==3.5.6", *POSTGRES_EXAMPLE),
+    from_repository=True,
+)
 
 # What the report lists as "package versions" for each environment.
 REPORTED_PACKAGES = (
@@ -76,6 +85,10 @@ REPORTED_PACKAGES = (
     "pytest-asyncio-cooperative",
     "pytest-asyncgroup",
     "greenlet",
+    "starlette",
+    "uvicorn",
+    "asyncpg",
+    "httpx",
 )
 
 

@@ -21,8 +21,10 @@ from ._session import timeouts as _timeouts
 from ._xdist.protocol import SIDE_CHANNEL
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
     from pathlib import Path
+
+    from ._core.plan import OutsizedGroup
 
 # Each role's modules (the engine, the scheduler, the summary) are imported in
 # pytest_configure, once the role is known: a pytest run that merely has the
@@ -155,7 +157,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
         controller = ControllerRun(config, settings)
         _start(config, "controller", controller)
-        _observe(config, settings, controller.keyed_groups)
+        _observe(config, settings, controller.keyed_groups, controller.outsized_groups)
     else:
         from ._session.single import OneProcessRun
 
@@ -164,7 +166,12 @@ def pytest_configure(config: pytest.Config) -> None:
         _observe(config, settings, single.keyed_groups)
 
 
-def _observe(config: pytest.Config, settings: Settings, groups: Callable[[], int]) -> None:
+def _observe(
+    config: pytest.Config,
+    settings: Settings,
+    groups: Callable[[], int],
+    outsized: Callable[[], Sequence[OutsizedGroup[str]]] = lambda: (),
+) -> None:
     from ._session.history import DurationsRecorder
     from ._session.observer import RunObserver
 
@@ -178,6 +185,7 @@ def _observe(config: pytest.Config, settings: Settings, groups: Callable[[], int
     timeline = config.getoption("asyncgroup_timeline")
     observer = RunObserver(
         groups=groups,
+        outsized=outsized,
         block_threshold=settings.block_threshold,
         timeline=None if timeline is None else (timeline, _timeline_path(config, timeline)),
         concurrency=settings.concurrency,

@@ -249,3 +249,53 @@ def test_plan_lists_serial_tests(suite: pytest.Pytester) -> None:
         ["serial, after all others, each alone: 1 test", "  test_serial.py::test_alone"]
     )
     assert not Path(suite.path / "events.jsonl").exists()
+
+
+OUTGROWN = """
+import pytest
+from recorder import waiting
+
+@pytest.mark.resource("orders")
+@pytest.mark.parametrize("i", range(12))
+async def test_orders(i):
+    await waiting("t", 0.1, test=f"o{i}")
+
+@pytest.mark.parametrize("i", range(4))
+async def test_free(i):
+    await waiting("t", 0.1, test=f"f{i}")
+"""
+
+
+def test_a_group_larger_than_a_workers_share_is_named_with_advice(
+    suite: pytest.Pytester,
+) -> None:
+    suite.makepyfile(test_outgrown=OUTGROWN)
+    planned = suite.runpytest(DIST, "-n", "2", "--asyncgroup-plan")
+    planned.stdout.fnmatch_lines(
+        ["keys orders hold 75% of the estimated work, more than a worker's share (50%):*"]
+    )
+    result = suite.runpytest(DIST, "-n", "2")
+    result.assert_outcomes(passed=16)
+    ran_on = {str(e["worker"]) for e in events(suite) if str(e["test"]).startswith("o")}
+    assert len(ran_on) == 1  # the group ran on one worker, as planned
+    result.stdout.fnmatch_lines(
+        [
+            "*= asyncgroup summary =*",
+            "one group holds 75% of the run's estimated work, more than a worker's share"
+            f" (50% of 2): keys orders, 12 tests; it ran for *s of the *s on {ran_on.pop()}",
+            "  a group runs on one worker: *asyncgroup_per_worker = orders*split it*",
+        ]
+    )
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_no_group_is_named_when_its_key_is_per_worker_or_one_worker_runs_all(
+    suite: pytest.Pytester, mode: list[str]
+) -> None:
+    suite.makepyfile(test_outgrown=OUTGROWN)
+    if mode:
+        write_ini(suite, "asyncgroup_per_worker = orders")
+    result = suite.runpytest(DIST, *mode)
+    result.assert_outcomes(passed=16)
+    result.stdout.fnmatch_lines(["*= asyncgroup summary =*"])
+    result.stdout.no_fnmatch_line("*estimated work*")

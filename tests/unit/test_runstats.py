@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pytest_asyncgroup._core.plan import OutsizedGroup
 from pytest_asyncgroup._core.runstats import (
     Phase,
     TestSpan,
+    outsized_lines,
     run_stats,
     summary_lines,
     trace_events,
@@ -61,3 +63,19 @@ def test_lanes_are_reused_once_free_and_overlapping_tests_get_their_own() -> Non
     assert lanes == {"a": 1, "b": 2, "c": 1}
     names = {e["args"]["name"] for e in events if e["name"] == "thread_name"}
     assert names == {"lane 1", "lane 2"}
+
+
+def test_an_outsized_group_is_named_with_plan_and_actual_and_advice() -> None:
+    spans = [span(f"o{i}", i * 0.5, i * 0.5 + 1.0) for i in range(6)]  # 0.0 to 3.5 on gw0
+    spans.append(span("free", 0.0, 1.0, worker="gw1"))
+    group = OutsizedGroup(("orders", "stock"), tuple(f"o{i}" for i in range(6)), 6.0, 6 / 7, 2)
+    wall = run_stats(spans, groups=1, block_threshold=0.1).wall
+    lines = outsized_lines([group], spans, wall)
+    assert lines == [
+        "one group holds 86% of the run's estimated work, more than a worker's share"
+        " (50% of 2): keys orders, stock, 6 tests; it ran for 3.50s of the 3.50s on gw0",
+        "  a group runs on one worker: if each worker can have its own copy of the resource,"
+        " list its keys in asyncgroup_per_worker (asyncgroup_per_worker = orders stock), else"
+        " split it into keys that fewer tests share",
+    ]
+    assert outsized_lines([], spans, wall) == []

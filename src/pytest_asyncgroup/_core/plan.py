@@ -105,3 +105,39 @@ def plan_run(
 def keyed_groups(placements: Iterable[Placement[TestId]]) -> int:
     """How many of the placed groups are tests sharing keys (not single keyless tests)."""
     return sum(1 for placement in placements if placement.group.keys)
+
+
+@dataclass(frozen=True)
+class OutsizedGroup(Generic[TestId]):
+    """A group whose estimated work is more than one worker's share of the run's.
+
+    A group runs on one worker, so the run cannot end before that worker has
+    run it, however the rest is placed: with 2,000 tests in one group and 8
+    workers, that worker is the run. Worked example, two workers, no history::
+
+        groups: orders+stock(30 tests)  10 keyless tests
+        run 40, a worker's share 20: orders+stock holds 75%, outsized
+    """
+
+    keys: tuple[str, ...]
+    tests: tuple[TestId, ...]
+    estimate: float
+    share: float
+    """The group's part of the run's estimated work (0 to 1)."""
+    workers: int
+
+
+def outsized_groups(
+    placements: Sequence[Placement[TestId]], workers: int
+) -> list[OutsizedGroup[TestId]]:
+    """Groups sharing keys that hold more than ``1 / workers`` of the estimated work,
+    largest first. None with one worker: its share is the whole run."""
+    total = sum(placement.estimate for placement in placements)
+    if workers < 2 or total <= 0:
+        return []
+    found = [
+        OutsizedGroup(p.group.keys, p.group.tests, p.estimate, p.estimate / total, workers)
+        for p in placements
+        if p.group.keys and p.estimate > total / workers
+    ]
+    return sorted(found, key=lambda group: -group.estimate)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .apart import advice
+from .plan import OutsizedGroup
 
 
 @dataclass
@@ -237,6 +238,35 @@ def summary_lines(stats: RunStats, block_threshold: float) -> list[str]:
         lines.append(
             f"effective parallelism under 1.5{per_worker} mainly because {tests} of "
             f"{count(stats.tests, 'test')} ran alone ({reason}): {advice(reason)}"
+        )
+    return lines
+
+
+def outsized_lines(
+    groups: Sequence[OutsizedGroup[str]], spans: Sequence[TestSpan], wall: float
+) -> list[str]:
+    """The plan against the run for each group that outgrew one worker's share, and
+    what to do about it. ``groups`` name their tests by nodeid; ``wall`` is the run's
+    (``RunStats.wall``)."""
+    by_id = {span.nodeid: span for span in spans}
+    lines: list[str] = []
+    for group in groups:
+        keys = ", ".join(group.keys[:5]) + (", ..." if len(group.keys) > 5 else "")
+        ran = [by_id[test] for test in group.tests if test in by_id]
+        actual = union_length(interval for span in ran for interval in span.active())
+        where = ", ".join(sorted({span.worker for span in ran})) or "no worker"
+        lines.append(
+            f"one group holds {group.share:.0%} of the run's estimated work, more than a "
+            f"worker's share ({1 / group.workers:.0%} of {group.workers}): keys {keys}, "
+            f"{count(len(group.tests), 'test')}; it ran for {actual:.2f}s of the "
+            f"{wall:.2f}s on {where}"
+        )
+    if groups:
+        keys = " ".join(groups[0].keys[:5])
+        lines.append(
+            "  a group runs on one worker: if each worker can have its own copy of the "
+            f"resource, list its keys in asyncgroup_per_worker (asyncgroup_per_worker = "
+            f"{keys}), else split it into keys that fewer tests share"
         )
     return lines
 

@@ -9,7 +9,7 @@ summary after the results, and writes the timeline.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,16 @@ import pytest
 
 from .. import _compat
 from .._core.gcpause import collector_paused
-from .._core.runstats import Phase, TestSpan, count, run_stats, summary_lines, trace_events
+from .._core.plan import OutsizedGroup
+from .._core.runstats import (
+    Phase,
+    TestSpan,
+    count,
+    outsized_lines,
+    run_stats,
+    summary_lines,
+    trace_events,
+)
 from .report import REPORT_ATTRIBUTE
 
 
@@ -38,11 +47,14 @@ class RunObserver:
         block_threshold: float,
         timeline: tuple[str, Path] | None,
         concurrency: int = 0,
+        outsized: Callable[[], Sequence[OutsizedGroup[str]]] = lambda: (),
     ) -> None:
         """``timeline``: the path as the user gave it (to show), and where to write;
-        ``concurrency``: the per-worker cap, for its share of the time."""
+        ``concurrency``: the per-worker cap, for its share of the time; ``outsized``:
+        the plan's groups that hold more than a worker's share."""
         self._groups = groups
         self._concurrency = concurrency
+        self._outsized = outsized
         self._block_threshold = block_threshold
         self._timeline = timeline
         self._tests: dict[str, tuple[str, float, float, float]] = {}
@@ -160,6 +172,8 @@ class RunObserver:
         terminalreporter.write_sep("=", "asyncgroup summary")
         for line in summary_lines(stats, self._block_threshold):
             terminalreporter.write_line(line)
+        for line in outsized_lines(self._outsized(), self.spans(), stats.wall):
+            terminalreporter.write_line(line, yellow=True)
         cut_short = len(self._tests) - len(self._finished)
         if cut_short:
             terminalreporter.write_line(

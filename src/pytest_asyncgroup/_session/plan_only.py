@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from .._core.apart import SERIAL
-from .._core.plan import RunPlan, keyed_groups, plan_run
+from .._core.plan import RunPlan, keyed_groups, outsized_groups, plan_run
 from .._core.runstats import count
 from .._core.settings import Settings
 from .declarations import declaration_of, declarations_error, declare_all
@@ -100,6 +100,12 @@ def plan_lines(
                 f"  no keys: {count(len(keyless), 'test')}, "
                 f"est. {sum(p.estimate for p in keyless):.1f}{unit}"
             )
+    for group in outsized_groups(plan.placements, len(workers)):
+        lines.append(
+            f"keys {', '.join(group.keys)} hold {group.share:.0%} of the estimated work, more"
+            f" than a worker's share ({1 / group.workers:.0%}): one worker runs them all;"
+            " see asyncgroup_per_worker, or split the key"
+        )
     if plan.serial:
         lines.append(f"serial, after all others, each alone: {count(len(plan.serial), 'test')}")
         lines.extend(f"  {nodeids[i]}" for i in plan.serial)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from .. import _compat
-from .._core.plan import keyed_groups
+from .._core.plan import OutsizedGroup, keyed_groups, outsized_groups
 from .._core.settings import Settings
 from .._session.history import load_durations
 from .._session.stopping import FirstStop
@@ -61,6 +61,18 @@ class ControllerRun:
     def keyed_groups(self) -> int:
         """Groups of tests sharing keys in the plan (for the summary)."""
         return keyed_groups(self.scheduler.plan if self.scheduler is not None else ())
+
+    def outsized_groups(self) -> list[OutsizedGroup[str]]:
+        """Groups of the plan that hold more than a worker's share (for the summary)."""
+        scheduler = self.scheduler
+        if scheduler is None or scheduler.collection is None:
+            return []
+        names = scheduler.collection
+        found = outsized_groups(scheduler.plan, scheduler.plan_workers)
+        return [
+            OutsizedGroup(g.keys, tuple(names[i] for i in g.tests), g.estimate, g.share, g.workers)
+            for g in found
+        ]
 
     def _receive_collection(self, node: WorkerController) -> Collection:
         channel = self._channels[node]

@@ -98,6 +98,7 @@ class AsyncGroupScheduling:
         self._planned = False
         self._stopped = False
         self.plan: list[Placement[int]] = []
+        self.plan_workers = 0  # how many workers the plan was made for
 
     # --- xdist's protocol ---------------------------------------------------------
 
@@ -260,6 +261,7 @@ class AsyncGroupScheduling:
         with collector_paused():  # every worker waits for this plan (_gcpause.py)
             run_plan = plan_run(self.declarations, history, self.settings.per_worker, len(workers))
             self.plan = run_plan.placements
+            self.plan_workers = len(workers)
             self._balance.plan(self.plan)
         self._serial = run_plan.serial
         for node, indices in zip(workers, run_plan.per_worker(len(workers)), strict=True):

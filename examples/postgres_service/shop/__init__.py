@@ -1,0 +1,1 @@
+"""A small shop: orders, stock and reports over HTTP, kept in PostgreSQL."""
