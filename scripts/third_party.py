@@ -31,6 +31,11 @@ runs, 1 when any differs, 2 when a run did not finish (a time-out, pytest's
 internal or usage error, no XML).
 
     python scripts/third_party.py [--project NAME ...] [--plain-runs 2] [--timeout S]
+        [--alone-fixtures "NAMES"]
+
+``--alone-fixtures "capfd capfdbinary monkeypatch mocker"`` sets the ini
+``asyncgroup_alone_fixtures`` for the asyncgroup run (``-o``), for example to
+measure the rule before patches were per test.
 
 ``--plain-runs 2`` runs the plain suite twice and marks tests whose plain
 outcomes disagree as flaky. Projects marked ``default=False`` run only when
@@ -483,7 +488,9 @@ def counts(result: RunResult) -> str:
     return " ".join(f"{kind}={n}" for kind, n in sorted(tally.items()))
 
 
-def check_project(project: Project, plain_runs: int, timeout: float) -> Comparison:
+def check_project(
+    project: Project, plain_runs: int, timeout: float, alone_fixtures: str | None = None
+) -> Comparison:
     """Download, install and run one project both ways; compare."""
     root = WORK / project.name
     sdist = download_sdist(project, root / "sdist")
@@ -497,6 +504,8 @@ def check_project(project: Project, plain_runs: int, timeout: float) -> Comparis
         print(_run_line(project, plain[-1]), flush=True)
     source = unpack(sdist, root / "asyncgroup")
     args = (*ASYNCGROUP_ARGS, *write_declarations(project, root), *project.pytest_args)
+    if alone_fixtures is not None:
+        args = (*args, "-o", f"asyncgroup_alone_fixtures={alone_fixtures}")
     asyncgroup = run_suite(python, source, "asyncgroup", args, timeout, pythonpath=root)
     print(_run_line(project, asyncgroup), flush=True)
     return compare(project, plain, asyncgroup)
@@ -571,6 +580,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--timeout", type=float, default=600, help="seconds allowed per pytest run (default 600)"
     )
+    parser.add_argument(
+        "--alone-fixtures",
+        metavar="NAMES",
+        help="asyncgroup_alone_fixtures for the asyncgroup run (space-separated fixture names)",
+    )
     return parser.parse_args(argv)
 
 
@@ -582,7 +596,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{project.name}=={project.version}", flush=True)
         if project.note:
             print(f"  note: {project.note}", flush=True)
-        comparisons.append(check_project(project, max(1, args.plain_runs), args.timeout))
+        comparisons.append(
+            check_project(project, max(1, args.plain_runs), args.timeout, args.alone_fixtures)
+        )
     return report(comparisons)
 
 
