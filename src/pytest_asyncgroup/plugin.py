@@ -236,7 +236,7 @@ def _start(config: pytest.Config, role: str, plugin: object) -> None:
         if config.getoption("asyncgroup_doctor"):
             from ._engine import TouchRecorder, recording
 
-            recording(TouchRecorder(config.rootpath))
+            recording(TouchRecorder(config.rootpath, _compat.temp_roots(config)))
         if _timeouts.pytest_timeout_active(config):
             handover = _timeouts.PytestTimeoutHandOver()
             config.pluginmanager.register(handover, "asyncgroup-timeout")

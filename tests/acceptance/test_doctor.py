@@ -153,3 +153,38 @@ def test_patches_through_monkeypatch_are_no_conflict(pytester: pytest.Pytester) 
     result.assert_outcomes(passed=6)
     assert found["conflicts"] == []
     assert found["declarations"] == []
+
+
+def test_a_file_opened_to_write_and_left_unchanged_is_read_and_tmp_files_are_nobodys(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        test_opens="""
+        import asyncio, tempfile
+
+        async def test_opens_to_append_and_only_reads():
+            with open("data.txt", "a+") as fh:
+                fh.seek(0)
+                fh.read()
+            await asyncio.sleep(0.2)
+
+        async def test_reads():
+            with open("data.txt") as fh:
+                fh.read()
+            await asyncio.sleep(0.2)
+
+        async def test_unnamed_temporary_files():
+            with tempfile.TemporaryFile("w+") as fh:
+                fh.write("mine")
+            await asyncio.sleep(0.2)
+
+        async def test_more_unnamed_temporary_files():
+            with tempfile.TemporaryFile("w+") as fh:
+                fh.write("mine too")
+            await asyncio.sleep(0.2)
+        """
+    )
+    (pytester.path / "data.txt").write_text("shared")
+    result, found = _doctor(pytester)
+    result.assert_outcomes(passed=4)
+    assert found["conflicts"] == []

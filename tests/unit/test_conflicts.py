@@ -50,6 +50,14 @@ def test_a_change_made_while_holding_the_others_still_conflicts_with_nothing() -
     assert find_conflicts(touches, [A, B]) == []
 
 
+def test_a_test_failing_only_when_overlapped_with_nothing_seen_in_common_gets_serial() -> None:
+    (conflict,) = find_conflicts(
+        [Touch("a", "file", "x", True), Touch("b", "file", "x", True)], [A, B]
+    )
+    found = declarations([conflict], unexplained=["a", "c"])
+    assert [(d.test, d.key) for d in found] == [("a", "file:x"), ("b", "file:x"), ("c", None)]
+
+
 def test_the_snippet_applies_keys_and_serial_marks() -> None:
     touches = [
         Touch("a", "file", "x", True),

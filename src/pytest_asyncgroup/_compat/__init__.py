@@ -110,6 +110,9 @@ from .pytest import (
     store_caplog as store_caplog,
 )
 from .pytest import (
+    temp_roots as temp_roots,
+)
+from .pytest import (
     test_argnames as test_argnames,
 )
 from .pytest_asyncio import (

@@ -402,3 +402,22 @@ def stepwise_pin(config: pytest.Config) -> Callable[[], None] | None:
     )
     value = getattr(holder, name)
     return lambda: setattr(holder, name, value)
+
+
+# --- where pytest makes each test's tmp_path -----------------------------------------
+# ``_pytest/tmpdir.py``: ``--basetemp``, or ``pytest-of-<user>`` under
+# ``PYTEST_DEBUG_TEMPROOT`` or the system's temporary directory (``get_user``).
+# Checked: pytest 8.3.5, 9.2.0.
+def temp_roots(config: pytest.Config) -> tuple[str, ...]:
+    """The directories under which pytest makes tests' ``tmp_path``."""
+    import tempfile
+
+    from _pytest.tmpdir import get_user
+
+    roots = []
+    basetemp = getattr(config.option, "basetemp", None)
+    if basetemp:
+        roots.append(str(basetemp))
+    temproot = os.environ.get("PYTEST_DEBUG_TEMPROOT") or tempfile.gettempdir()
+    roots.append(os.path.join(os.path.realpath(temproot), f"pytest-of-{get_user() or 'unknown'}"))
+    return tuple(roots)

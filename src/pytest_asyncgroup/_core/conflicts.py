@@ -161,11 +161,19 @@ def find_conflicts(touches: Iterable[Touch], intervals: Iterable[Interval]) -> l
     return conflicts
 
 
-def declarations(conflicts: Sequence[Conflict]) -> list[Declaration]:
+def declarations(
+    conflicts: Sequence[Conflict], unexplained: Iterable[str] = ()
+) -> list[Declaration]:
     """For each test in a conflict, what removes it: an exclusive key for those that
     change the thing, a shared one for those that read it, ``serial`` where no key
-    can scope it. One per test and key, sorted."""
+    can scope it; and ``serial`` for each ``unexplained`` test (it failed only when
+    overlapped, and no conflict names it: what it shares cannot be seen). One per
+    test and key, sorted."""
     found: dict[tuple[str, str | None], Declaration] = {}
+    named = {test for conflict in conflicts for test in conflict.tests()}
+    for test in unexplained:
+        if test not in named:
+            found[test, None] = Declaration(test, None)
     for conflict in conflicts:
         involved = set(conflict.tests())
         for test in sorted(involved):

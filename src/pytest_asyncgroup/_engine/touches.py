@@ -29,6 +29,11 @@ from . import per_test
 from .isolation import current_gate
 
 _WRITING = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
+"""Opened so that it may be written. Whether it was is known at the test's end:
+a file that existed, opened this way, and whose size and modification time are
+unchanged then (``a+``, ``r+`` used to read) counts as read."""
+_ANONYMOUS = getattr(os, "O_TMPFILE", 0)
+"""An unnamed temporary file in a directory (``tempfile.TemporaryFile``): nobody's."""
 _CHANGING_PATHS = {"os.remove": 1, "os.rmdir": 1, "shutil.rmtree": 1, "os.mkdir": 1}
 """Events whose first argument is a path they change (value: how many paths)."""
 _IMPORTED = (".py", ".pyc", ".so", ".pth")
@@ -41,25 +46,43 @@ Entry = tuple[str, str, bool, str, bool]
 class TouchRecorder:
     """Per test (by node id), the things it touched, each once (a change wins)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, own_temp: tuple[str, ...] = ()) -> None:
+        """``own_temp``: directories holding each test's own ``tmp_path`` (pytest's
+        base temporary directories): nothing there is shared."""
         self._root = str(root)
+        self._own_temp = tuple(os.path.join(os.path.abspath(path), "") for path in own_temp)
         self._by_test: dict[str, dict[tuple[str, str], Entry]] = {}
+        self._before: dict[tuple[str, str], tuple[str, tuple[int, int]]] = {}
+        """(test, target) -> the file's path and (size, mtime) when first opened to write."""
         self._lock = threading.Lock()
 
     def pop(self, nodeid: str) -> list[Entry]:
         with self._lock:
-            return list(self._by_test.pop(nodeid, {}).values())
+            entries = list(self._by_test.pop(nodeid, {}).values())
+            before = {
+                t: self._before.pop((nodeid, t)) for (n, t) in list(self._before) if n == nodeid
+            }
+        for i, (kind, target, changed, where, isolated) in enumerate(entries):
+            if kind == FILE and changed and target in before:
+                path, stat = before[target]
+                if _stat(path) == stat:  # opened to write, left as it was
+                    entries[i] = (kind, target, False, where, isolated)
+        return entries
 
     def event(self, name: str, args: tuple[Any, ...]) -> None:
         if name == "open":
             path, mode, flags = args
             if not isinstance(path, (str, bytes, os.PathLike)):
                 return  # a file descriptor: its path was seen when it was opened
+            if isinstance(flags, int) and _ANONYMOUS and (flags & _ANONYMOUS) == _ANONYMOUS:
+                return
             changed = bool(flags & _WRITING) if isinstance(flags, int) else "r" not in str(mode)
             text = os.fsdecode(path)
             if not changed and text.endswith(_IMPORTED):
                 return  # imports read source files: not what tests share
-            self._file(text, changed)
+            if changed and os.path.isdir(text):
+                return  # a directory "opened to write": an unnamed temporary file in it
+            self._file(text, changed, opened=changed)
         elif name in _CHANGING_PATHS:
             if isinstance(args[0], (str, bytes, os.PathLike)):
                 self._file(os.fsdecode(args[0]), True)
@@ -83,12 +106,18 @@ class TouchRecorder:
             executable = args[0] or (args[1][0] if args[1] else "")
             self._touch(SUBPROCESS, os.fsdecode(executable), True)
 
-    def _file(self, path: str, changed: bool) -> None:
+    def _file(self, path: str, changed: bool, *, opened: bool = False) -> None:
         absolute = os.path.abspath(path)
-        if "__pycache__" in absolute:
+        if "__pycache__" in absolute or absolute.startswith(self._own_temp):
             return
         root = self._root
         shown = os.path.relpath(absolute, root) if absolute.startswith(root + os.sep) else absolute
+        if opened:  # the event comes before the open: the file as it was
+            stat = _stat(absolute)
+            test = per_test.current()
+            if stat is not None and test is not None:
+                with self._lock:
+                    self._before.setdefault((test.nodeid, shown), (absolute, stat))
         self._touch(FILE, shown, changed)
 
     def _touch(self, kind: str, target: str, changed: bool) -> None:
@@ -105,6 +134,14 @@ class TouchRecorder:
         where = _where(sys._getframe(2), self._root)
         with self._lock:
             own[(kind, target)] = (kind, target, changed, where, isolated)
+
+
+def _stat(path: str) -> tuple[int, int] | None:
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return (found.st_size, found.st_mtime_ns)
 
 
 def _where(frame: FrameType | None, root: str) -> str:

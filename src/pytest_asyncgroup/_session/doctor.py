@@ -81,12 +81,13 @@ class Doctor:
         ]
         touches = [touch for own in self._touches.values() for touch in own]
         conflicts = find_conflicts(touches, intervals)
-        found = declarations(conflicts)
         alone = self._rerun_alone(self._failed)
-        only_overlapped = []
+        only_overlapped: list[dict[str, Any]] = []
+        unexplained: list[str] = []
         for nodeid in self._failed:
             if alone.get(nodeid) != "passed":
                 continue
+            unexplained.append(nodeid)
             others = overlapped_by(nodeid, intervals)
             only_overlapped.append(
                 {
@@ -95,6 +96,7 @@ class Doctor:
                     "shared": shared_with(nodeid, others, self._touches),
                 }
             )
+        found = declarations(conflicts, unexplained)
         return {
             "failed_only_when_overlapped": only_overlapped,
             "failed_alone_too": [n for n in self._failed if alone.get(n) not in (None, "passed")],
