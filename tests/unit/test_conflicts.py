@@ -25,6 +25,15 @@ def test_a_writer_and_a_reader_that_overlap_conflict() -> None:
     ]
 
 
+def test_adding_files_to_one_directory_conflicts_only_with_listing_it() -> None:
+    adders = [Touch("a", "listing", "d", True), Touch("b", "listing", "d", True)]
+    assert find_conflicts(adders, [A, B]) == []
+    lister = Interval("c", "gw0", 0.2, 0.4)
+    listing = [*adders, Touch("c", "listing", "d", False)]
+    (conflict,) = find_conflicts(listing, [A, B, lister])
+    assert conflict.pairs == {("a", "c")}  # b began after c had listed it
+
+
 def test_readers_alone_do_not_conflict() -> None:
     touches = [Touch("a", "file", "x", False), Touch("b", "file", "x", False)]
     assert find_conflicts(touches, [A, B]) == []

@@ -32,13 +32,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 FILE = "file"
+LISTING = "listing"
+"""A directory's entries: changed by making, removing or renaming one, read by
+``os.listdir``/``scandir``. Two tests that each add their own file to one
+directory do not conflict; one that lists it conflicts with them."""
 PORT = "port"
 ENV = "env"
 CWD = "cwd"
 SUBPROCESS = "subprocess"
 PROCESS_WIDE_KINDS = frozenset({ENV, CWD})
 """Kinds no resource key can scope: the tests changing them get ``serial``."""
-CONFLICTING_KINDS = frozenset({FILE, PORT, ENV, CWD})
+CONFLICTING_KINDS = frozenset({FILE, LISTING, PORT, ENV, CWD})
 """Kinds that conflict (a subprocess is listed, not a conflict by itself)."""
 
 
@@ -102,7 +106,7 @@ class Declaration:
         return f"@pytest.mark.resource({self.key!r}{exclusive})"
 
 
-MACHINE_WIDE_KINDS = frozenset({FILE, PORT})
+MACHINE_WIDE_KINDS = frozenset({FILE, LISTING, PORT})
 """Kinds every process of the machine shares: tests on two workers conflict too."""
 
 
@@ -149,6 +153,8 @@ def find_conflicts(touches: Iterable[Touch], intervals: Iterable[Interval]) -> l
         touched = set(changers) | set(readers)
         process_wide = kind in PROCESS_WIDE_KINDS  # any test beside it may read it
         beside = partners[kind not in MACHINE_WIDE_KINDS]
+        if kind == LISTING:  # only a reader of the listing minds its changes
+            touched = set(readers)
         pairs = {
             tuple(sorted((test, other)))
             for test in changers

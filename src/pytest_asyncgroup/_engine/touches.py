@@ -24,7 +24,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from .._core.conflicts import CWD, ENV, FILE, PORT, SUBPROCESS
+from .._core.conflicts import CWD, ENV, FILE, LISTING, PORT, SUBPROCESS
 from . import per_test
 from .isolation import current_gate
 
@@ -37,6 +37,8 @@ _ANONYMOUS = getattr(os, "O_TMPFILE", 0)
 _CHANGING_PATHS = {"os.remove": 1, "os.rmdir": 1, "shutil.rmtree": 1, "os.mkdir": 1}
 """Events whose first argument is a path they change (value: how many paths)."""
 _IMPORTED = (".py", ".pyc", ".so", ".pth")
+_LISTING = frozenset({"os.listdir", "os.scandir"})
+"""Reads of a directory's entries."""
 _OWN_PACKAGE = str(Path(__file__).resolve().parent.parent)
 
 Entry = tuple[str, str, bool, str, bool]
@@ -82,14 +84,21 @@ class TouchRecorder:
                 return  # imports read source files: not what tests share
             if changed and os.path.isdir(text):
                 return  # a directory "opened to write": an unnamed temporary file in it
-            self._file(text, changed, opened=changed)
+            if changed and not os.path.lexists(text):
+                self._entry_changed(text)  # a new file: its directory's listing changes
+            else:
+                self._file(text, changed, opened=changed)
         elif name in _CHANGING_PATHS:
             if isinstance(args[0], (str, bytes, os.PathLike)):
-                self._file(os.fsdecode(args[0]), True)
+                self._entry_changed(os.fsdecode(args[0]))
         elif name == "os.rename":
             for path in args[:2]:
                 if isinstance(path, (str, bytes, os.PathLike)):
-                    self._file(os.fsdecode(path), True)
+                    self._entry_changed(os.fsdecode(path))
+        elif name in _LISTING:
+            path = args[0] if args and args[0] is not None else "."
+            if isinstance(path, (str, bytes, os.PathLike)):
+                self._file(os.fsdecode(path), False, kind=LISTING)
         elif name == "socket.bind":
             address = args[1]
             if isinstance(address, tuple) and len(address) >= 2 and address[1]:
@@ -106,7 +115,14 @@ class TouchRecorder:
             executable = args[0] or (args[1][0] if args[1] else "")
             self._touch(SUBPROCESS, os.fsdecode(executable), True)
 
-    def _file(self, path: str, changed: bool, *, opened: bool = False) -> None:
+    def _entry_changed(self, path: str) -> None:
+        """``path`` made, removed or renamed: it changes, and so do the listing of its
+        directory (what ``os.listdir`` returns) and its own (a directory's)."""
+        self._file(path, True)
+        self._file(path, True, kind=LISTING)
+        self._file(os.path.dirname(os.path.abspath(path)), True, kind=LISTING)
+
+    def _file(self, path: str, changed: bool, *, opened: bool = False, kind: str = FILE) -> None:
         absolute = os.path.abspath(path)
         if "__pycache__" in absolute or absolute.startswith(self._own_temp):
             return
@@ -118,7 +134,7 @@ class TouchRecorder:
             if stat is not None and test is not None:
                 with self._lock:
                     self._before.setdefault((test.nodeid, shown), (absolute, stat))
-        self._touch(FILE, shown, changed)
+        self._touch(kind, shown, changed)
 
     def _touch(self, kind: str, target: str, changed: bool) -> None:
         test = per_test.current()
@@ -162,7 +178,7 @@ _RECORDER: list[TouchRecorder | None] = [None]
 _HOOKED = [False]
 _EVENTS = frozenset(
     {"open", "os.rename", "socket.bind", "os.putenv", "os.unsetenv", "os.chdir"}
-    | {"subprocess.Popen", *_CHANGING_PATHS}
+    | {"subprocess.Popen", *_CHANGING_PATHS, *_LISTING}
 )
 
 
