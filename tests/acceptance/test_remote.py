@@ -157,7 +157,10 @@ from recorder import waiting
 @pytest.mark.resource("boom")
 @pytest.mark.parametrize("i", range(8))
 async def test_boom(i):
-    await waiting("t", 0.3, test=f"boom{i}", remote=bool(os.environ.get("{mark}")))
+    # test_boom[1] outlives test_boom[0] by half its time: test_boom[2] is in flight
+    # beside it when it kills the worker, whatever the start-up order.
+    seconds = 0.45 if i == 1 else 0.3
+    await waiting("t", seconds, test=f"boom{i}", remote=bool(os.environ.get("{mark}")))
     if i == 1 and os.environ.get("{mark}"):
         os._exit(1)  # the remote worker (its socket server) dies
 
@@ -169,8 +172,8 @@ async def test_free(i):
 
 def test_a_crashed_socket_worker_loses_no_test(logged: pytest.Pytester) -> None:
     # The largest group goes to gw0 (the remote worker); two tests at a time, so
-    # when test_boom[1] kills it, test_boom[2] or [3] is in flight and the rest
-    # have not started: those run on the local worker (xdist cannot replace a
+    # when test_boom[1] kills it (after test_boom[0] has ended), test_boom[2] is in
+    # flight and the rest have not started: those run on the local worker (xdist cannot replace a
     # socket worker whose server has died).
     logged.makepyfile(CRASH_SUITE)
     write_ini(logged, "asyncgroup_concurrency = 2")
