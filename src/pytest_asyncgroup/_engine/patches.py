@@ -76,11 +76,6 @@ class _Views:
         return self.base
 
 
-def _seen(stand_in: Any) -> Any:
-    views: _Views = object.__getattribute__(stand_in, "_views")
-    return views.seen()
-
-
 def _looked_up_past(views: _Views, obj: Any, owner: type | None) -> Any:
     """The attribute as if the holder class's ``__dict__`` had no such name: from the
     next class in the MRO."""
@@ -269,6 +264,13 @@ class _ModuleReads:
         return reading
 
 
+def _class_stand_in(target: type, name: str, own: Any) -> type:
+    """The stand-in for a class attribute: a data descriptor if what the class shows
+    there is one (a property), as the stand-in then takes its place in lookups."""
+    shown = own if own is not _ABSENT else inspect.getattr_static(target, name, None)
+    return _DataClassStandIn if _is_data_descriptor(shown) else _ClassStandIn
+
+
 def _views_of(stand_in: Any) -> _Views:
     views: _Views = object.__getattribute__(stand_in, "_views")
     return views
@@ -362,7 +364,7 @@ class PerTestPatches:
             builtins.delattr(target, name)
             return
         if isinstance(target, type) and own is not _ABSENT:
-            stand_in = self._install(target, name, own, _ClassStandIn)
+            stand_in = self._install(target, name, own, _class_stand_in(target, name, own))
             self._set(test, stand_in, _views_of(stand_in), _ABSENT)
             return
         self.not_per_test(test, f"deleted {describe(target, name)}")
@@ -384,8 +386,7 @@ class PerTestPatches:
         if name in _NOT_PER_TEST_NAMES:
             return None
         if isinstance(target, type):
-            shown = own if own is not _ABSENT else inspect.getattr_static(target, name, None)
-            kind = _DataClassStandIn if _is_data_descriptor(shown) else _ClassStandIn
+            kind = _class_stand_in(target, name, own)
             return self._install(target, name, own, kind, place=False)
         if isinstance(target, types.ModuleType):
             if own is _ABSENT or not _callable_pair(own, value):
