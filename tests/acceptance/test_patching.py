@@ -280,6 +280,7 @@ def test_a_patch_that_cannot_be_per_test_is_never_seen_beside_it(
 
 
 def test_monkeypatch_and_mocker_are_no_longer_alone_fixtures(pytester: pytest.Pytester) -> None:
+    write_ini(pytester)
     pytester.makepyfile(
         """
         def test_one(monkeypatch, mocker):
