@@ -79,8 +79,10 @@ class Gate:
 
     def waiter(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
         """A future done when the gate opens (one per waiting step, so cancelling
-        one waiter cancels no other)."""
+        one waiter cancels no other), ready to be yielded to the task stepping the
+        code, as ``Future.__await__`` yields one."""
         future = loop.create_future()
+        future._asyncio_future_blocking = True
         self._waiters.append(future)
         return future
 
@@ -127,7 +129,6 @@ def passage() -> Generator[Any, Any, BaseException | None]:
     gate = _GATE[0]
     while gate is not None and gate.blocks():
         waiter = gate.waiter(asyncio.get_running_loop())
-        waiter._asyncio_future_blocking = True  # as ``Future.__await__`` yields it
         try:
             yield waiter
         except GeneratorExit:

@@ -231,9 +231,7 @@ class _Stepped(collections.abc.Coroutine):  # type: ignore[type-arg]
         a future of its own, then sends into (or throws into) this again."""
         gate = current_gate()
         assert gate is not None
-        waiter = gate.waiter(asyncio.get_running_loop())
-        waiter._asyncio_future_blocking = True
-        return waiter
+        return gate.waiter(asyncio.get_running_loop())
 
     def _step(self, method: Callable[..., Any], *args: Any) -> Any:
         scope = self._scope

@@ -54,16 +54,14 @@ class TouchRecorder:
         self._root = str(root)
         self._own_temp = tuple(os.path.join(os.path.abspath(path), "") for path in own_temp)
         self._by_test: dict[str, dict[tuple[str, str], Entry]] = {}
-        self._before: dict[tuple[str, str], tuple[str, tuple[int, int]]] = {}
-        """(test, target) -> the file's path and (size, mtime) when first opened to write."""
+        self._before: dict[str, dict[str, tuple[str, tuple[int, int]]]] = {}
+        """Per test, per target: the file's path and (size, mtime) when first opened to write."""
         self._lock = threading.Lock()
 
     def pop(self, nodeid: str) -> list[Entry]:
         with self._lock:
             entries = list(self._by_test.pop(nodeid, {}).values())
-            before = {
-                t: self._before.pop((nodeid, t)) for (n, t) in list(self._before) if n == nodeid
-            }
+            before = self._before.pop(nodeid, {})
         for i, (kind, target, changed, where, isolated) in enumerate(entries):
             if kind == FILE and changed and target in before:
                 path, stat = before[target]
@@ -133,7 +131,8 @@ class TouchRecorder:
             test = per_test.current()
             if stat is not None and test is not None:
                 with self._lock:
-                    self._before.setdefault((test.nodeid, shown), (absolute, stat))
+                    own = self._before.setdefault(test.nodeid, {})
+                    own.setdefault(shown, (absolute, stat))
         self._touch(kind, shown, changed)
 
     def _touch(self, kind: str, target: str, changed: bool) -> None:
