@@ -5,6 +5,8 @@ README: "What may run at the same time".
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 
 from ..conftest import events, overlaps, peak_overlap, spans, write_ini
@@ -269,3 +271,32 @@ def test_key_holders_keep_their_keys_through_fixture_setup_and_teardown(
     )
     suite.runpytest(DIST).assert_outcomes(passed=4)
     assert peak_overlap(spans(suite)) == 1
+
+
+def test_a_test_admitted_as_another_ends_does_not_inherit_its_context(
+    suite: pytest.Pytester,
+) -> None:
+    # The worker admits the next test from the step in which one ends; the new
+    # test's task must start from the loop's context, as in a plain run, not a
+    # copy of the ending test's (its ContextVars, and the engine's own).
+    suite.makepyfile(
+        """
+        import asyncio, contextvars
+        import pytest
+
+        var = contextvars.ContextVar("var", default="unset")
+
+        @pytest.mark.parametrize("i", range(6))
+        async def test_sets_a_context_var(i):
+            assert var.get() == "unset"
+            var.set(f"test {i}")
+            await asyncio.sleep(0.02 * (i % 3))
+            assert var.get() == f"test {i}"
+        """
+    )
+    runs = [[DIST, "--asyncgroup-concurrency=2"], [DIST, "-n", "2"]]
+    if importlib.util.find_spec("pytest_asyncio") is not None:
+        write_ini(suite, "asyncio_mode = auto")
+        runs.append([])  # plain pytest-asyncio: the same outcomes
+    for args in runs:
+        suite.runpytest(*args).assert_outcomes(passed=6)

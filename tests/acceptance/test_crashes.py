@@ -108,3 +108,42 @@ def test_a_crash_with_no_worker_left_reports_what_did_not_run(logged: pytest.Pyt
     result.stdout.fnmatch_lines(["*not run: worker 'gw0' crashed before this test started*"])
     assert len(finals) == 9
     assert all(len(outcomes) == 1 for outcomes in finals.values())
+
+
+@pytest.mark.parametrize("alone", [False, True], ids=["overlapping", "alone"])
+def test_a_test_that_kills_the_worker_in_its_first_step_is_the_one_reported(
+    logged: pytest.Pytester, alone: bool
+) -> None:
+    # A worker holds a test's start and sends it with other events; it must be
+    # out before the test's own code runs, or the crash is pinned on no test and
+    # the test that caused it runs again elsewhere.
+    mark = "@pytest.mark.serial" if alone else ""
+    logged.makepyfile(
+        f"""
+        import asyncio, os
+        import pytest
+
+        @pytest.fixture
+        def dies():
+            with open("ran.txt", "a") as out:
+                out.write("ran\\n")
+            os._exit(1)
+
+        {mark}
+        async def test_a_passes():
+            await asyncio.sleep(0.2)
+
+        {mark}
+        async def test_b_dies_in_setup(dies):
+            pass
+        """
+    )
+    result = run(logged, "-n", "1", "--max-worker-restart", "1", DIST, "-p", "no:randomly")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    name = "test_a_test_that_kills_the_worker_in_its_first_step_is_the_one_reported.py"
+    finals = final_outcomes(logged)
+    assert finals[f"{name}::test_b_dies_in_setup"] == ["failed"]
+    assert (logged.path / "ran.txt").read_text().splitlines() == ["ran"]  # not run again
+    crashed = [r for r in reports(logged) if r["nodeid"] == f"{name}::test_b_dies_in_setup"]
+    assert [r["when"] for r in crashed] == ["???"]
+    assert "crashed while running" in crashed[0]["longrepr"]

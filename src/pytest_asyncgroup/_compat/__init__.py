@@ -164,6 +164,9 @@ from .xdist import (
     LOGFINISH as LOGFINISH,
 )
 from .xdist import (
+    LOGSTART as LOGSTART,
+)
+from .xdist import (
     PROTOCOL_COMPLETE as PROTOCOL_COMPLETE,
 )
 from .xdist import (

@@ -180,10 +180,12 @@ STEAL = "steal"
 """Commands: run these indices, run every test, no more tests, give back these."""
 
 UNSCHEDULED = "unscheduled"
+LOGSTART = "logstart"
 PROTOCOL_COMPLETE = "runtest_protocol_complete"
 LOGFINISH = "logfinish"
 TESTREPORT = "testreport"
-"""Events: the indices given back, a test done (once per index), its log end, a report."""
+"""Events: the indices given back, a test's start, a test done (once per index), its log
+end, a report. ``logstart`` carries ``nodeid`` and ``location`` (``item.location``)."""
 
 
 def set_item_index(interactor: Any, index: int) -> None:

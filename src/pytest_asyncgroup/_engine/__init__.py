@@ -9,7 +9,7 @@ from .bridge import await_only, in_bridge
 from .fixtures import async_fixture_shim
 from .interrupt import run_interruptible
 from .item import RECORD, TestRecord, call_async_test, is_async_test, on_other_backend
-from .loop import OnDone, WorkerLoop
+from .loop import OnDone, OnStart, WorkerLoop
 from .output import in_overlapping_test
 from .stalls import Stall
 from .touches import TouchRecorder, recording, stop_recording, taken
@@ -19,6 +19,7 @@ __all__ = [
     "Admission",
     "Claim",
     "OnDone",
+    "OnStart",
     "Stall",
     "TestRecord",
     "TouchRecorder",

@@ -2,8 +2,12 @@
 
 It is an engine, not a session runner: a driver (one-process mode, or an xdist
 worker) hands it tests with :meth:`WorkerLoop.submit`, says :meth:`close` when no
-more will come, and awaits :meth:`serve`. Tests start in submission order as far
-as the rules allow (see ``_core/admission.py``):
+more will come, and awaits :meth:`serve`. It tells the driver when a test is
+admitted (``on_start``, before any of its code runs), done (``on_done``), and
+*settled* (``settled``: wherever no test's code runs before the driver has sent
+what it holds: after an admission, and after a test completes and its freed
+claim admitted others; an xdist worker batches its events by it). Tests start
+in submission order as far as the rules allow (see ``_core/admission.py``):
 
 1. *Batches* (``batches.py``). Tests whose class/module/session fixtures take
    different parameters never overlap: a parameter change tears the previous
@@ -34,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import time
 from collections.abc import Callable, Iterable
 from functools import partial
@@ -63,6 +68,7 @@ from .waiting import Waiting
 ABORTED = "aborted"
 """The stop reason of an abort (rule 5); tests in flight get ``KeyboardInterrupt``."""
 OnDone = Callable[["pytest.Item", TestRecord], None]
+OnStart = Callable[["pytest.Item"], None]
 TimeoutOf = Callable[["pytest.Item", bool], "float | None"]
 """Seconds after which a test (running alone or not) is cancelled; None: never."""
 
@@ -78,6 +84,9 @@ class WorkerLoop:
         concurrency: int,
         limits: dict[str, int] | None = None,
         on_done: OnDone | None = None,
+        on_start: OnStart | None = None,
+        on_not_started: OnStart | None = None,
+        settled: Callable[[], None] | None = None,
         timeout_of: TimeoutOf | None = None,
         stall: Stall | None = None,
     ) -> None:
@@ -86,6 +95,9 @@ class WorkerLoop:
         self._output = OutputRouting(session.config)
         self._claim_of = claim_of
         self._on_done = on_done
+        self._on_start = on_start
+        self._on_not_started = on_not_started
+        self._settled = settled
         self.admission = Admission(concurrency=concurrency, limits=dict(limits or {}))
         self._instances = ScopeInstances()
         self._tree = CollectorTree(torn_down=self._instances.release)
@@ -104,6 +116,7 @@ class WorkerLoop:
         self._asyncio_loop: asyncio.AbstractEventLoop | None = None
         self._stall = stall
         self._gate = Gate(on_hold=self._held_still, on_release=self._wake)
+        self._serve_context: contextvars.Context | None = None
 
     def submit(self, items: Iterable[pytest.Item]) -> None:
         """Queue tests to run, in order; may be called while :meth:`serve` runs."""
@@ -189,6 +202,7 @@ class WorkerLoop:
             task = asyncio.get_running_loop().create_task(self._run(running))
             self._running[task] = running
             self._arm_timeout(task, running)
+        self._settle()
 
     def _started(self, item: pytest.Item, batch: int) -> Running:
         """Take an admitted test off the waiting queue."""
@@ -197,7 +211,14 @@ class WorkerLoop:
         running = Running(item, claim, TestRecord(item.nodeid, alone=claim.reason))
         if wait is not None:
             running.record.waits.append(wait)
+        if self._on_start is not None:
+            self._on_start(item)
         return running
+
+    def _settle(self) -> None:
+        """No test code runs before the next call: the driver sends what it holds."""
+        if self._settled is not None:
+            self._settled()
 
     def _arm_timeout(self, task: asyncio.Task[None], running: Running) -> None:
         seconds = self._timeout_of(running.item, running.claim.alone) if self._timeout_of else None
@@ -224,6 +245,8 @@ class WorkerLoop:
         try:
             if self._stopping():  # admitted just before the stop: never started
                 self._tree.forget([running.item])
+                if self._on_not_started is not None:
+                    self._on_not_started(running.item)
                 return
             try:
                 await run_test(
@@ -248,6 +271,13 @@ class WorkerLoop:
             self._deadlines.done(running)
             self.admission.release(running.claim)
             current_loop_restored(asyncio.get_running_loop())
+            if not running.claim.alone and self._serve_context is not None:
+                # What the freed claim admits starts now, from this step, so that
+                # the driver sends this test's end and their starts together; in
+                # the serve loop's context: a task or timer made here copies the
+                # context it is made in, and this one is the test's.
+                self._serve_context.run(self._start_admissible)
+            self._settle()
 
     async def _next_alone(self, previous: Running) -> Running | None:
         """The next waiting test, admitted in this task, if it runs alone and may start."""
@@ -265,6 +295,7 @@ class WorkerLoop:
         running = self._started(item, batch)
         self._running[task] = running
         self._arm_timeout(task, running)
+        self._settle()  # its start goes out before its code runs, in this step
         return running
 
     def _next_waits_alone(self) -> bool:
@@ -283,6 +314,7 @@ class WorkerLoop:
         while not (self._closed or self._stopping()) and self._tree.is_last_user(running.item):
             self._deadlines.disarm(running)  # waiting for more work is not the test's time
             self._report_done(running)
+            self._settle()
             self._news = worker_loop().create_future()
             held_from = time.time()
             try:
@@ -370,6 +402,7 @@ class WorkerLoop:
 
     async def _serve(self) -> None:
         assert self._wakeup is not None
+        self._serve_context = contextvars.copy_context()
         while True:
             self._wakeup.clear()
             self._collect_finished()

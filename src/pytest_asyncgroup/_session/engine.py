@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import pytest
 
@@ -16,7 +16,7 @@ from .. import _compat
 from .._core import apart
 from .._core.keys import Declaration
 from .._core.settings import Settings
-from .._engine import Claim, OnDone, Stall, WorkerLoop, is_async_test, on_other_backend
+from .._engine import Claim, OnDone, OnStart, Stall, WorkerLoop, is_async_test, on_other_backend
 from .declarations import declaration_of, timeout_of
 from .history import load_process_wide
 
@@ -104,6 +104,9 @@ def new_worker_loop(
     settings: Settings,
     on_done: OnDone | None = None,
     stall: Stall | None = None,
+    on_start: OnStart | None = None,
+    on_not_started: OnStart | None = None,
+    settled: Callable[[], None] | None = None,
 ) -> WorkerLoop:
     """The engine configured from the user's settings (one process, or one xdist worker)."""
     return WorkerLoop(
@@ -116,4 +119,7 @@ def new_worker_loop(
         limits=dict(settings.limits),
         on_done=on_done,
         stall=stall,
+        on_start=on_start,
+        on_not_started=on_not_started,
+        settled=settled,
     )

@@ -16,12 +16,17 @@ running our loop understand one more command, :data:`STOP_COMMAND`, and xdist's
 asked for, or none: a group of tests sharing keys moves only whole).
 
 Worker -> controller, a worker sends xdist's own events, in xdist's order, but
-several to a message (:class:`EventBatcher`): a test's passing reports and its
-``logfinish`` wait for its ``runtest_protocol_complete``, the next event that
-must go at once, or the loop's next pass, whichever comes first. A test's
-``logstart`` goes at once (if the worker dies, the controller must know what
-had started), and so does a failing report (``-x`` acts on it). The controller
-unpacks :data:`EVENTS` messages before xdist handles them.
+several to a message (:class:`EventBatcher`). An event waits for the engine's
+next *settled* point, where no test code runs before the held events are out
+(``WorkerLoop``'s ``settled``), or for the loop's next pass, whichever comes
+first. The engine settles when it has admitted tests, and when a test completes,
+after admitting what its freed claim lets start: so a test's reports, its
+``logfinish`` and ``runtest_protocol_complete`` travel with the ``logstart`` of
+the tests that take its place, in one message, and a crash can lose neither.
+A test's ``logstart`` is sent when the engine admits it (:meth:`EventBatcher.started`),
+before its code can run, and xdist's own ``logstart`` for it is then dropped. A
+failing report goes at once (``-x`` acts on it). The controller unpacks
+:data:`EVENTS` messages before xdist handles them.
 
 What the worker loop recorded about a test rides on its teardown report
 (``_session/report.py``), which xdist serializes as it is.
@@ -49,7 +54,7 @@ class EventBatcher:
     """Worker side: holds xdist events that may wait and sends them with the next.
 
     ``send(name, kwargs)`` sends one event; ``later(callback)`` runs ``callback``
-    at the loop's next pass. Six events per test become two for a passing test.
+    at the loop's next pass; :meth:`flush` is called at the engine's settled points.
     """
 
     def __init__(
@@ -61,8 +66,20 @@ class EventBatcher:
         self._later = later
         self._held: list[Event] = []
         self._pass_due = False
+        self._announced: set[str] = set()
+
+    def started(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
+        """``nodeid`` was admitted: hold its ``logstart`` (xdist's own is dropped)."""
+        self._announced.add(nodeid)
+        self._hold(_compat.LOGSTART, {"nodeid": nodeid, "location": location})
 
     def event(self, name: str, kwargs: dict[str, Any]) -> None:
+        if name == _compat.LOGSTART and kwargs.get("nodeid") in self._announced:
+            self._announced.discard(kwargs["nodeid"])
+            return
+        self._hold(name, kwargs)
+
+    def _hold(self, name: str, kwargs: dict[str, Any]) -> None:
         self._held.append((name, kwargs))
         if not _may_wait(name, kwargs):
             self.flush()
@@ -84,7 +101,7 @@ class EventBatcher:
 
 
 def _may_wait(name: str, kwargs: dict[str, Any]) -> bool:
-    if name == _compat.LOGFINISH:
+    if name in (_compat.LOGSTART, _compat.LOGFINISH, _compat.PROTOCOL_COMPLETE):
         return True
     if name == _compat.TESTREPORT:
         data = kwargs.get("data")

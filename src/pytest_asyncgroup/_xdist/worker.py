@@ -46,6 +46,7 @@ class WorkerRun:
         self._index_of: dict[pytest.Item, int] = {}
         self._loop: WorkerLoop | None = None
         self._interactor: Any = None
+        self._batcher: EventBatcher | None = None
 
     @pytest.hookimpl(tryfirst=True)  # before xdist sends "collectionfinish"
     def pytest_collection_finish(self, session: pytest.Session) -> None:
@@ -62,7 +63,15 @@ class WorkerRun:
         if self.settings.stall_report:  # to the controller, which prints it (``controller.py``)
             where = _compat.worker_id(self.config)
             stall = Stall(self.settings.stall_report, self._side_channel.send, where)
-        self._loop = new_worker_loop(session, self.settings, on_done=self._done, stall=stall)
+        self._loop = new_worker_loop(
+            session,
+            self.settings,
+            on_done=self._done,
+            stall=stall,
+            on_start=self._started,
+            on_not_started=self._not_started,
+            settled=self._settled,
+        )
         try:
             run_interruptible(self._loop, self._serve(self._loop), loop_factory_of(session.config))
         except pytest.exit.Exception as exit:
@@ -80,8 +89,10 @@ class WorkerRun:
                 running.call_soon_threadsafe(self._command, command)
 
         self._interactor.channel.setcallback(on_command, endmarker=_CHANNEL_CLOSED)
-        # xdist's six events per test travel in two messages, mostly (_protocol.py).
-        batcher = EventBatcher(_compat.worker_event_sender(self._interactor), running.call_soon)
+        # xdist's six events per test travel together with others' (_protocol.py).
+        self._batcher = batcher = EventBatcher(
+            _compat.worker_event_sender(self._interactor), running.call_soon
+        )
         unroute = _compat.route_worker_events(self._interactor, batcher.event)
         try:
             await loop.serve()
@@ -119,6 +130,22 @@ class WorkerRun:
             item_index=self._index_of[item],
             duration=time.perf_counter() - record.started,
         )
+
+    def _started(self, item: pytest.Item) -> None:
+        """Admitted: its ``logstart`` goes now, with what else is held (``protocol.py``)."""
+        if self._batcher is not None:
+            self._batcher.started(item.nodeid, item.location)
+
+    def _not_started(self, item: pytest.Item) -> None:
+        """Admitted, its ``logstart`` sent, then dropped by a stop before it ran: the
+        controller learns it is done, as a test that ran nothing."""
+        self._interactor.sendevent(
+            _compat.PROTOCOL_COMPLETE, item_index=self._index_of[item], duration=0.0
+        )
+
+    def _settled(self) -> None:
+        if self._batcher is not None:
+            self._batcher.flush()
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:
