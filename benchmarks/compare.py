@@ -172,13 +172,43 @@ def _ratio_target(
     return check
 
 
-def _sync_target(result: ScenarioResult, n: int) -> list[tuple[str, bool | None, str]]:
-    variant = result.variants[0]
-    load = variant.row(SEQUENTIAL[1].format(n=n))
-    if load is None or load.median is None or variant.ours.median is None:
-        return [("ours <= 1.10x `--dist load`", None, "not measured")]
-    ratio = variant.ours.median / load.median
-    return [("ours <= 1.10x `--dist load`", ratio <= 1.10, f"ours takes {ratio:.2f}x as long")]
+def _at_most_target(
+    variant: int, mine: str, theirs: str, most: float, text: str
+) -> Callable[[ScenarioResult, int], list[tuple[str, bool | None, str]]]:
+    """Runner ``mine`` takes at most ``most`` times as long as ``theirs``."""
+
+    def check(result: ScenarioResult, n: int) -> list[tuple[str, bool | None, str]]:
+        found = result.variants[variant]
+        row, other = found.row(mine.format(n=n)), found.row(theirs.format(n=n))
+        if row is None or other is None or row.median is None or other.median is None:
+            return [(text, None, "not measured")]
+        ratio = row.median / other.median
+        return [(text, ratio <= most, f"{ratio:.2f}x as long")]
+
+    return check
+
+
+def _cpu_target(result: ScenarioResult, n: int) -> list[tuple[str, bool | None, str]]:
+    """Issue 22, target 2: CPU per test at -n N at most 1.3x that of one process."""
+    text = f"ours at -n {n}: CPU (all processes) at most 1.3x that of one process"
+    found = result.variants[0]
+    many, one = found.row(OURS.format(n=n)), found.row("asyncgroup, -n 0")
+    if many is None or one is None or many.cpu is None or one.cpu is None:
+        return [(text, None, "not measured")]
+    ratio = many.cpu / one.cpu
+    return [(text, ratio <= 1.3, f"{many.cpu:.2f} s against {one.cpu:.2f} s: {ratio:.2f}x")]
+
+
+def _targets(
+    *checks: Callable[[ScenarioResult, int], list[tuple[str, bool | None, str]]],
+) -> Callable[[ScenarioResult, int], list[tuple[str, bool | None, str]]]:
+    return lambda result, n: [target for check in checks for target in check(result, n)]
+
+
+# Issue 22's targets (the earlier xdist issue's were withdrawn).
+CAP_100_TARGET = _at_most_target(
+    0, CAP_100, "asyncio-cooperative", 0.9, "ours in one process at cap 100: <= 0.9x cooperative"
+)
 
 
 def _scale_targets(result: ScenarioResult, n: int) -> list[tuple[str, bool | None, str]]:
@@ -233,14 +263,13 @@ def scenarios(quick: bool) -> dict[str, Scenario]:
             (io,),
             extra=EXTRA,
             caveats=(CAP_CAVEAT, STARTUP_CAVEAT, *COMMON_CAVEATS),
-            targets=lambda r, n: [
-                *_ratio_target(0, SEQUENTIAL[1], 20, "at -n 2: >= 20x faster than --dist load")(
-                    r, n
-                ),
-                *_ratio_target(
+            targets=_targets(
+                _ratio_target(0, SEQUENTIAL[1], 20, "at -n 2: >= 20x faster than --dist load"),
+                _ratio_target(
                     0, "asyncio-cooperative", 1.5, "at -n 2: >= 1.5x faster than cooperative"
-                )(r, n),
-            ],
+                ),
+                CAP_100_TARGET,
+            ),
         ),
         "io-5000": Scenario(
             "io-5000",
@@ -261,8 +290,12 @@ def scenarios(quick: bool) -> dict[str, Scenario]:
                 CAP_CAVEAT,
                 *COMMON_CAVEATS,
             ),
-            targets=_ratio_target(
-                0, "asyncio-cooperative", 2, "at -n 2: >= 2x faster than cooperative"
+            targets=_targets(
+                CAP_100_TARGET,
+                _ratio_target(
+                    0, "asyncio-cooperative", 1.5, "at -n 2: >= 1.5x faster than cooperative"
+                ),
+                _cpu_target,
             ),
         ),
         "sync": Scenario(
@@ -271,7 +304,16 @@ def scenarios(quick: bool) -> dict[str, Scenario]:
             "Nothing to overlap: what a suite that gains nothing pays for the mode.",
             (sync,),
             caveats=("Every runner runs the same plain `def` tests: no dialect differs here.",),
-            targets=_sync_target,
+            targets=_targets(
+                _at_most_target(0, OURS, SEQUENTIAL[1], 1.05, "ours <= 1.05x `--dist load`"),
+                _at_most_target(
+                    0,
+                    "asyncgroup, -n 0",
+                    SEQUENTIAL[0],
+                    1.0,
+                    "ours in one process <= 1.0x pytest-asyncio",
+                ),
+            ),
         ),
         "service": Scenario(
             "service",

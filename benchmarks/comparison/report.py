@@ -43,6 +43,12 @@ class Row:
         return statistics.median(self.walls) if self.outcomes else None
 
     @property
+    def cpu(self) -> float | None:
+        """Median CPU seconds (all processes); None if not recorded or estimated."""
+        found = [o.cpu for o in self.outcomes if o.cpu is not None]
+        return statistics.median(found) if found and not self.estimated else None
+
+    @property
     def status(self) -> str:
         if self.skipped:
             return "not run"
@@ -116,6 +122,16 @@ def memory(row: Row) -> str:
     return _mb(peaks["main"]) if "main" in peaks else "-"
 
 
+def cpu_text(row: Row, tests: int) -> str:
+    """Median CPU time of the run's processes, and that per test of the suite."""
+    cpu = row.cpu
+    if cpu is None:
+        return "-"
+    if not row.runner.runs_tests or not tests:
+        return f"{cpu:.2f}"
+    return f"{cpu:.2f}, {cpu / tests * 1000:.2f}"
+
+
 def outcomes_text(row: Row) -> str:
     if row.skipped or not row.outcomes:
         return "-"
@@ -136,7 +152,7 @@ def _cell(text: str) -> str:
 
 def _row_line(variant: VariantResult, row: Row, per_test: bool) -> str:
     if row.median is None:
-        cells = [row.runner.name, *["-"] * (6 if per_test else 5), f"not run: {row.skipped}"]
+        cells = [row.runner.name, *["-"] * (7 if per_test else 6), f"not run: {row.skipped}"]
         return "| " + " | ".join(_cell(c) for c in cells) + " |"
     mark = "≈" if row.estimated else ("≥" if row.status == "timed out" else "")
     ratio = variant.ratio(row)
@@ -154,6 +170,7 @@ def _row_line(variant: VariantResult, row: Row, per_test: bool) -> str:
     ]
     if per_test:
         cells.append(f"{row.median / variant.suite.tests * 1000:.2f}")
+    cells.append(cpu_text(row, variant.suite.tests))
     cells += [f"{row.status}: {outcomes_text(row)}", memory(row), "; ".join(notes)]
     return "| " + " | ".join(_cell(c) for c in cells) + " |"
 
@@ -162,7 +179,7 @@ def table(variant: VariantResult, per_test: bool = False) -> list[str]:
     head = ["runner", "median (s)", "min-max (s)", "ratio to ours"]
     if per_test:
         head.append("per test (ms)")
-    head += ["outcome", "peak RSS (MB)", "notes"]
+    head += ["CPU (s), per test (ms)", "outcome", "peak RSS (MB)", "notes"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += [_row_line(variant, row, per_test) for row in variant.rows]
     return lines
@@ -215,7 +232,10 @@ def markdown(result: ScenarioResult, per_test: bool = False) -> str:
         "",
         f"Command: `{result.command}` ({result.rounds} round(s); each round runs every runner"
         " once, in an order rotated from round to round). Wall time of the whole pytest"
-        " command; median, min and max over the rounds; peak RSS from"
+        " command; median, min and max over the rounds. CPU: user + system time of every"
+        " process of the run (the pytest process and its xdist workers), from"
+        " `getrusage(RUSAGE_CHILDREN)`, median over the rounds, and that divided by the"
+        " suite's tests (start-up included); not given for estimated rows. Peak RSS from"
         " `getrusage(RUSAGE_SELF).ru_maxrss` at the end of each process's session.",
         "",
         f"Measured {result.started:%Y-%m-%d %H:%M} UTC on {machine()}; 1-minute load average"

@@ -1,7 +1,10 @@
-"""One measured pytest command: wall time, outcome counts, first error, peak memory.
+"""One measured pytest command: wall time, CPU time, outcome counts, first error, peak memory.
 
 The wall time is the whole command (interpreter start, plugin loading,
 collection, xdist workers, tests, teardown), as a person waiting for it sees it.
+The CPU time is user + system time of every process of the run (the pytest
+process and the xdist workers it reaps), from ``getrusage(RUSAGE_CHILDREN)``
+before and after: runs go one at a time, so the difference is this run's.
 A run that exceeds its timeout is killed with its whole process group (xdist
 workers included) and recorded as timed out; a run that crashes is recorded with
 its exit code and the first line that says why.
@@ -13,6 +16,7 @@ import contextlib
 import json
 import os
 import re
+import resource
 import signal
 import subprocess
 import time
@@ -53,6 +57,7 @@ class Outcome:
     counts: dict[str, int] = field(default_factory=dict)
     error: str | None = None
     peak_rss_kb: dict[str, int] = field(default_factory=dict)  # process name -> KiB
+    cpu: float | None = None  # user + system seconds, every process of the run
 
     @property
     def timed_out(self) -> bool:
@@ -73,6 +78,7 @@ class Outcome:
             "counts": self.counts,
             "error": self.error,
             "peak_rss_kb": self.peak_rss_kb,
+            "cpu": self.cpu,
         }
 
 
@@ -91,6 +97,7 @@ def run(runner: Runner, directory: Path, timeout: float, extra: tuple[str, ...] 
     env.pop("PYTEST_PLUGINS", None)
     command = [*runner.command(), f"--junitxml={junit}", *extra]
     start = time.perf_counter()
+    cpu_before = _children_cpu()
     with log.open("w") as out:
         process = subprocess.Popen(
             command,
@@ -106,8 +113,9 @@ def run(runner: Runner, directory: Path, timeout: float, extra: tuple[str, ...] 
             exit_code = None
         _kill_group(process)
     wall = time.perf_counter() - start
+    cpu = _children_cpu() - cpu_before
     text = log.read_text(errors="replace")
-    outcome = Outcome(wall=wall, exit_code=exit_code)
+    outcome = Outcome(wall=wall, exit_code=exit_code, cpu=cpu)
     outcome.counts = summary_counts(text) or junit_counts(junit)
     outcome.peak_rss_kb = peak_rss(rss)
     if exit_code is None:
@@ -115,6 +123,11 @@ def run(runner: Runner, directory: Path, timeout: float, extra: tuple[str, ...] 
     elif exit_code not in (0, 5):
         outcome.error = first_error(text) or f"exit code {exit_code}"
     return outcome
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
