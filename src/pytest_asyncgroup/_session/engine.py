@@ -16,7 +16,15 @@ from .. import _compat
 from .._core import apart
 from .._core.keys import Declaration
 from .._core.settings import Settings
-from .._engine import Claim, OnDone, Stall, WorkerLoop, is_async_test, on_other_backend
+from .._engine import (
+    Claim,
+    FoundPorts,
+    OnDone,
+    Stall,
+    WorkerLoop,
+    is_async_test,
+    on_other_backend,
+)
 from .declarations import declaration_of, timeout_of
 from .history import load_process_wide
 
@@ -116,4 +124,5 @@ def new_worker_loop(
         limits=dict(settings.limits),
         on_done=on_done,
         stall=stall,
+        ports=FoundPorts(*_compat.worker_share(session.config)),
     )
