@@ -104,7 +104,7 @@ def _running_generator(frame: FrameType) -> Any:
     ``gen``, that is running and suspended on an await."""
     for value in frame.f_locals.values():
         for candidate in (value, getattr(value, "gen", None)):
-            if getattr(candidate, "ag_running", False) and candidate.ag_await is not None:
+            if getattr(candidate, "ag_running", False) and getattr(candidate, "ag_await", None):
                 return candidate
     return None
 
