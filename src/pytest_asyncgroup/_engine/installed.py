@@ -14,6 +14,8 @@
   (``isolation.py``);
 - a bind to port 0 from a test's code takes a port no other test in flight
   found (``ports.py``);
+- ``signal.signal`` and ``getsignal`` from a test's code read and set its own
+  SIGINT and SIGTERM handlers (``signals.py``);
 - a thread watches for a stalled run (``stalls.py``);
 - pytest's ``PYTEST_CURRENT_TEST`` bookkeeping tolerates overlapping tests and
   tells the deadlines of each phase (``deadlines.py``).
@@ -38,6 +40,7 @@ from .loop_overlay import overlaid
 from .patches import per_test_patches
 from .ports import FoundPorts, ports_kept
 from .setupstate import SetupStateRouter
+from .signals import signals_per_test
 from .spawned import around_fixtures, recording
 from .stalls import PHASES, InFlight, Stall, StallWatch
 
@@ -86,6 +89,7 @@ def engine_installed(
         )
         installed.enter_context(_compat.current_test_var_tolerant(_counted(on_phase)))
         installed.enter_context(ports_kept(ports))
+        installed.enter_context(signals_per_test())
         installed.callback(run_until_complete_bridged(loop))
         installed.callback(stop_refused(loop))
         if stall is not None:
