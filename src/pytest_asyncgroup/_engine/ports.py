@@ -40,15 +40,12 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from . import per_test
+from . import per_test, touches
 
 PROBES = 64
 """Probe sockets tried for one bind before binding to port 0 as asked."""
 _INET = (socket.AF_INET, socket.AF_INET6)
 _ORIGINAL_BIND = socket.socket.bind
-
-OnFound = Callable[[per_test.TestContext, int], None]
-"""Told of each port a test found (the doctor's recorder)."""
 
 
 def in_share(port: int, worker: int, workers: int) -> bool:
@@ -63,10 +60,9 @@ def in_share(port: int, worker: int, workers: int) -> bool:
 class FoundPorts:
     """The ports tests in flight in this worker found; see module docstring."""
 
-    def __init__(self, worker: int = 0, workers: int = 1, on_found: OnFound | None = None) -> None:
+    def __init__(self, worker: int = 0, workers: int = 1) -> None:
         self.worker = worker
         self.workers = workers
-        self.on_found = on_found
         self._owner: dict[tuple[int, int], per_test.TestContext] = {}
         self._lock = threading.Lock()  # a test's threads bind too
 
@@ -83,8 +79,7 @@ class FoundPorts:
                 return
             self._owner[kind] = test
         test.at_end(lambda: self._release(kind, test))
-        if self.on_found is not None:
-            self.on_found(test, kind[1])
+        touches.found_port(kind[1])  # for the doctor
 
     def _release(self, kind: tuple[int, int], test: per_test.TestContext) -> None:
         with self._lock:
