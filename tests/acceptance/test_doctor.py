@@ -188,3 +188,54 @@ def test_a_file_opened_to_write_and_left_unchanged_is_read_and_tmp_files_are_nob
     result, found = _doctor(pytester)
     result.assert_outcomes(passed=4)
     assert found["conflicts"] == []
+
+
+def test_a_port_found_then_bound_elsewhere_meanwhile_is_named_find_then_bind(
+    pytester: pytest.Pytester,
+) -> None:
+    """A test finds a port (bind to port 0, close) to bind its server later; the
+    run keeps it from every other test's find, but not from a bind outside them
+    (a subprocess, another process): the doctor names the pattern, not a key."""
+    pytester.makepyfile(
+        test_found="""
+        import asyncio, pathlib, socket
+
+        FOUND = pathlib.Path("found.txt")
+
+        def unused_port():
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", 0))
+                return sock.getsockname()[1]
+
+        async def test_finds_then_binds():
+            port = unused_port()
+            FOUND.write_text(str(port))
+            await asyncio.sleep(0.4)
+            with socket.socket() as server:
+                server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                server.bind(("127.0.0.1", port))
+
+        async def test_binds_it_meanwhile():
+            while not FOUND.exists():
+                await asyncio.sleep(0.01)
+            with socket.socket() as other:  # as another process would
+                other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                other.bind(("127.0.0.1", int(FOUND.read_text())))
+                await asyncio.sleep(0.2)
+        """
+    )
+    result, found = _doctor(pytester, "-p", "no:randomly")
+    result.assert_outcomes(passed=2)
+    conflicts = found["conflicts"]
+    (conflict,) = [c for c in conflicts if c["kind"] == "port"]  # type: ignore[attr-defined]
+    assert conflict["found_by"] == {"test_found.py::test_finds_then_binds": "test_found.py:7"}
+    assert conflict["key"] is None
+    keys = {d["key"] for d in found["declarations"]}  # type: ignore[attr-defined]
+    assert keys == {"file:found.txt"}  # (how the two tests talk), and no port key
+    result.stdout.fnmatch_lines(
+        [
+            "*found by test_found.py::test_finds_then_binds (test_found.py:7) with a bind to"
+            " port 0, closed, then bound again (find, then bind): something else bound it*",
+            "*no key removes it*bind the server to port 0 and read its port back*",
+        ]
+    )

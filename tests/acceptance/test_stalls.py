@@ -89,6 +89,43 @@ def test_a_test_polling_for_what_never_comes_is_reported(suite: pytest.Pytester)
     assert "await asyncio.sleep(0.05)  # the poll the report names" in report
 
 
+def test_a_poll_in_an_async_context_manager_s_exit_is_reported_where_it_polls(
+    suite: pytest.Pytester,
+) -> None:
+    """uvicorn's tests stop their server on leaving ``async with run_server(...)``
+    (an ``asynccontextmanager``): the chain goes on from ``__aexit__``'s
+    ``await anext(self.gen)`` into the generator, down to the poll."""
+    suite.makepyfile(
+        test_exits="""
+        import asyncio, contextlib
+
+        async def shutdown(done):
+            while not done.is_set():
+                await asyncio.sleep(0.05)  # the poll the report names
+
+        @contextlib.asynccontextmanager
+        async def run_server():
+            done = asyncio.Event()
+            asyncio.get_running_loop().call_later(3, done.set)
+            yield
+            await shutdown(done)
+
+        async def test_server():
+            async with run_server():
+                pass
+        """,
+    )
+    result = suite.runpytest_subprocess(DIST, "-o", "asyncgroup_stall_report=1", timeout=60)
+    result.assert_outcomes(passed=1)
+    report = report_of(result)
+    lines = report.splitlines()
+    exit_at = lines.index(next(line for line in lines if "in __aexit__" in line))
+    assert "in run_server" in lines[exit_at + 2]
+    assert "await shutdown(done)" in lines[exit_at + 3]
+    assert "in shutdown" in lines[exit_at + 4]
+    assert "await asyncio.sleep(0.05)  # the poll the report names" in lines[exit_at + 5]
+
+
 def test_no_report_when_turned_off_or_when_tests_make_progress(suite: pytest.Pytester) -> None:
     suite.makepyfile(
         test_busy="""

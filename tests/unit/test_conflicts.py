@@ -79,3 +79,23 @@ def test_the_snippet_applies_keys_and_serial_marks() -> None:
     assert namespace["_ASYNCGROUP_KEYS"] == {"a": [("file:x", True)], "b": [("file:x", True)]}
     assert namespace["_ASYNCGROUP_SERIAL"] == {"a"}
     assert overlapped_by("a", [A, B, C]) == ["b"]
+
+
+def test_a_port_found_then_bound_is_named_and_gets_no_key() -> None:
+    """``a`` found 40003 with a bind to port 0 and bound it again; ``b`` bound it
+    meanwhile: a key on this run's port would not help the next run."""
+    touches = [
+        Touch("a", "found port", "40003", False, "t.py:3"),
+        Touch("a", "port", "40003", True, "t.py:3"),
+        Touch("b", "port", "40003", True, "t.py:9"),
+    ]
+    (conflict,) = find_conflicts(touches, [A, B])
+    assert conflict.found_by == {"a": "t.py:3"}
+    assert declarations([conflict]) == []
+
+
+def test_a_fixed_port_two_tests_bind_still_gets_a_key() -> None:
+    touches = [Touch("a", "port", "8000", True), Touch("b", "port", "8000", True)]
+    (conflict,) = find_conflicts(touches, [A, B])
+    assert not conflict.found_then_bound
+    assert {d.key for d in declarations([conflict])} == {"port:8000"}

@@ -235,3 +235,6 @@ from .xdist import (
 from .xdist import (
     worker_output as worker_output,
 )
+from .xdist import (
+    worker_share as worker_share,
+)

@@ -93,6 +93,19 @@ def worker_id(config: pytest.Config) -> str:
     return str((worker_input(config) or {}).get("workerid", "?"))
 
 
+def worker_share(config: pytest.Config) -> tuple[int, int]:
+    """On an xdist worker, its number and the number of workers (``gw3`` of 4:
+    ``(3, 4)``; a replacement ``gw4`` of 4 takes ``gw0``'s: ``(0, 4)``), from
+    ``workerinput`` (``workerid``, ``workercount``: xdist 3.6-3.8); ``(0, 1)``
+    elsewhere."""
+    given = worker_input(config) or {}
+    workers = given.get("workercount")
+    digits = str(given.get("workerid", "")).removeprefix("gw")
+    if not isinstance(workers, int) or workers < 1 or not digits.isdigit():
+        return (0, 1)
+    return (int(digits) % workers, workers)
+
+
 def worker_output(node: Any) -> dict[str, Any]:
     """What a finished worker sent with "workerfinished" (``node.workeroutput``,
     set by ``DSession.worker_workerfinished`` before ``pytest_testnodedown``;

@@ -37,6 +37,9 @@ LISTING = "listing"
 ``os.listdir``/``scandir``. Two tests that each add their own file to one
 directory do not conflict; one that lists it conflicts with them."""
 PORT = "port"
+FOUND_PORT = "found port"
+"""A port a test found by binding to port 0 (``_engine/ports.py``): not a conflict
+by itself, it names a conflict on that port *find, then bind*."""
 ENV = "env"
 CWD = "cwd"
 SUBPROCESS = "subprocess"
@@ -78,6 +81,14 @@ class Conflict:
     """test -> where it read it (and did not change it)."""
     pairs: set[tuple[str, str]] = field(default_factory=set)
     """Each two tests that overlapped, one of them changing the thing (sorted)."""
+    found_by: dict[str, str] = field(default_factory=dict)
+    """For a port: the tests of the conflict that found it with a bind to port 0,
+    then bound it again (find, then bind), and where. No key keeps such tests
+    apart: the port is another on every run."""
+
+    @property
+    def found_then_bound(self) -> bool:
+        return bool(self.found_by)
 
     @property
     def key(self) -> str:
@@ -141,8 +152,11 @@ def find_conflicts(touches: Iterable[Touch], intervals: Iterable[Interval]) -> l
             own[a].add(b)
             own[b].add(a)
     by_thing: dict[tuple[str, str], list[Touch]] = defaultdict(list)
+    found_ports: dict[str, dict[str, str]] = defaultdict(dict)
     for touch in touches:
-        if touch.kind in CONFLICTING_KINDS and not touch.isolated:
+        if touch.kind == FOUND_PORT:
+            found_ports[touch.target][touch.test] = touch.where
+        elif touch.kind in CONFLICTING_KINDS and not touch.isolated:
             by_thing[touch.kind, touch.target].append(touch)
     conflicts: list[Conflict] = []
     for (kind, target), found in sorted(by_thing.items()):
@@ -163,6 +177,13 @@ def find_conflicts(touches: Iterable[Touch], intervals: Iterable[Interval]) -> l
         if pairs:
             conflict = Conflict(kind, target, changers, readers)
             conflict.pairs = {(a, b) for a, b in pairs}
+            if kind == PORT:
+                involved = {test for pair in pairs for test in pair}
+                conflict.found_by = {
+                    test: where
+                    for test, where in sorted(found_ports.get(target, {}).items())
+                    if test in involved
+                }
             conflicts.append(conflict)
     return conflicts
 
@@ -174,13 +195,16 @@ def declarations(
     change the thing, a shared one for those that read it, ``serial`` where no key
     can scope it; and ``serial`` for each ``unexplained`` test (it failed only when
     overlapped, and no conflict names it: what it shares cannot be seen). One per
-    test and key, sorted."""
+    test and key, sorted. A port found then bound gets none: its key would name
+    this run's port (the doctor says how to bind instead)."""
     found: dict[tuple[str, str | None], Declaration] = {}
     named = {test for conflict in conflicts for test in conflict.tests()}
     for test in unexplained:
         if test not in named:
             found[test, None] = Declaration(test, None)
     for conflict in conflicts:
+        if conflict.found_then_bound:
+            continue
         involved = set(conflict.tests())
         for test in sorted(involved):
             if conflict.process_wide:

@@ -11,6 +11,7 @@ from .interrupt import run_interruptible
 from .item import RECORD, TestRecord, call_async_test, is_async_test, on_other_backend
 from .loop import OnDone, OnStart, WorkerLoop
 from .output import in_overlapping_test
+from .ports import FoundPorts
 from .stalls import Stall
 from .touches import TouchRecorder, recording, stop_recording, taken
 
@@ -18,6 +19,7 @@ __all__ = [
     "RECORD",
     "Admission",
     "Claim",
+    "FoundPorts",
     "OnDone",
     "OnStart",
     "Stall",

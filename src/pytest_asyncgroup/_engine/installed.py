@@ -12,6 +12,10 @@
 - ``monkeypatch``'s and ``mock.patch``'s ``setattr`` make patches per test
   (``patches.py``), and their process-wide changes take the worker's gate
   (``isolation.py``);
+- a bind to port 0 from a test's code takes a port no other test in flight
+  found (``ports.py``);
+- ``signal.signal`` and ``getsignal`` from a test's code read and set its own
+  SIGINT and SIGTERM handlers (``signals.py``);
 - a thread watches for a stalled run (``stalls.py``);
 - pytest's ``PYTEST_CURRENT_TEST`` bookkeeping tolerates overlapping tests and
   tells the deadlines of each phase (``deadlines.py``).
@@ -34,7 +38,9 @@ from .isolation import Gate
 from .isolation import installed as gate_installed
 from .loop_overlay import overlaid
 from .patches import per_test_patches
+from .ports import FoundPorts, ports_kept
 from .setupstate import SetupStateRouter
+from .signals import signals_per_test
 from .spawned import around_fixtures, recording
 from .stalls import PHASES, InFlight, Stall, StallWatch
 
@@ -62,6 +68,7 @@ def engine_installed(
     loop: asyncio.AbstractEventLoop,
     on_phase: Callable[[pytest.Item, str | None], None],
     gate: Gate,
+    ports: FoundPorts,
     *,
     stall: tuple[Stall, Callable[[], list[InFlight]]] | None = None,
 ) -> Iterator[None]:
@@ -81,6 +88,8 @@ def engine_installed(
             per_test_patches(gate, lambda target: target is loop or _compat.is_mock(target))
         )
         installed.enter_context(_compat.current_test_var_tolerant(_counted(on_phase)))
+        installed.enter_context(ports_kept(ports))
+        installed.enter_context(signals_per_test())
         installed.callback(run_until_complete_bridged(loop))
         installed.callback(stop_refused(loop))
         if stall is not None:

@@ -60,6 +60,7 @@ from .installed import engine_installed
 from .isolation import Gate
 from .item import ABORTS, TestRecord, run_test
 from .output import OutputRouting
+from .ports import FoundPorts
 from .running import Running, in_flight, interrupt_all
 from .setupstate import CollectorTree
 from .stalls import Stall
@@ -89,6 +90,7 @@ class WorkerLoop:
         settled: Callable[[], None] | None = None,
         timeout_of: TimeoutOf | None = None,
         stall: Stall | None = None,
+        ports: FoundPorts | None = None,
     ) -> None:
         self._session = session
         self._timeout_of = timeout_of
@@ -115,6 +117,7 @@ class WorkerLoop:
         self._errors_after_abort: list[BaseException] = []
         self._asyncio_loop: asyncio.AbstractEventLoop | None = None
         self._stall = stall
+        self._ports = ports or FoundPorts()
         self._gate = Gate(on_hold=self._held_still, on_release=self._wake)
         self._serve_context: contextvars.Context | None = None
 
@@ -387,6 +390,7 @@ class WorkerLoop:
                     self._asyncio_loop,
                     self._deadlines.on_phase,
                     self._gate,
+                    self._ports,
                     stall=(self._stall, partial(in_flight, self._running, self._deadlines.phases))
                     if self._stall
                     else None,

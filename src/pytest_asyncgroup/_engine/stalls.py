@@ -4,7 +4,9 @@ A test awaiting something that never comes (an event nobody sets, a wake-up a
 patched loop dropped, a server that never answers) waits silently: its task is
 not running, so ``faulthandler_timeout`` shows only the idle loop; or it polls
 (``while not done: await asyncio.sleep(0.1)``) for a condition that never comes,
-as uvicorn's shutdown does when it missed a connection. When a worker has tests
+as uvicorn's shutdown does when it missed a connection (the chain goes on
+through an async context manager's ``__aexit__`` into its generator, down to
+that loop). When a worker has tests
 in flight and none of them has begun or ended a phase (set-up, call, teardown)
 for ``asyncgroup_stall_report`` seconds, :class:`StallWatch` reports, once per
 stall: the tests in flight, how long each has run, where each waits (its await
@@ -86,7 +88,24 @@ def _awaited_by(awaitable: Any, frame: FrameType | None) -> Any:
     for name in ("cr_await", "gi_yieldfrom", "ag_await"):
         value = getattr(awaitable, name, None)
         if value is not None:
+            if frame is not None and type(value).__name__ in _ASEND:
+                return _running_generator(frame) or value
             return value
+    return None
+
+
+_ASEND = ("async_generator_asend", "async_generator_athrow")
+"""What ``await anext(gen)`` / ``gen.athrow()`` awaits: it does not say which generator."""
+
+
+def _running_generator(frame: FrameType) -> Any:
+    """The async generator ``frame`` is stepping (``await anext(self.gen)`` in
+    ``asynccontextmanager``'s ``__aexit__``, say): one of its locals, or a local's
+    ``gen``, that is running and suspended on an await."""
+    for value in frame.f_locals.values():
+        for candidate in (value, getattr(value, "gen", None)):
+            if getattr(candidate, "ag_running", False) and getattr(candidate, "ag_await", None):
+                return candidate
     return None
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from .._core.conflicts import CWD, ENV, FILE, LISTING, PORT, SUBPROCESS
+from .._core.conflicts import CWD, ENV, FILE, FOUND_PORT, LISTING, PORT, SUBPROCESS
 from . import per_test
 from .isolation import current_gate
 
@@ -150,6 +150,10 @@ class TouchRecorder:
         with self._lock:
             own[(kind, target)] = (kind, target, changed, where, isolated)
 
+    def found_port(self, port: int) -> None:
+        """The running test found ``port`` with a bind to port 0 (``ports.py``)."""
+        self._touch(FOUND_PORT, str(port), False)
+
 
 def _stat(path: str) -> tuple[int, int] | None:
     try:
@@ -199,6 +203,14 @@ def recording(recorder: TouchRecorder) -> None:
 
 def stop_recording() -> None:
     _RECORDER[0] = None
+
+
+def found_port(port: int) -> None:
+    """Tell the doctor, if it records, that the running test found ``port``."""
+    recorder = _RECORDER[0]
+    if recorder is not None:
+        with contextlib.suppress(Exception):  # the doctor never changes an outcome
+            recorder.found_port(port)
 
 
 def taken(nodeid: str) -> list[Entry]:

@@ -158,6 +158,18 @@ class Doctor:
                 write(f"    changed by {test} ({where or 'no frame of the suite'})")
             for test, where in conflict["read_by"].items():
                 write(f"    read by {test} ({where or 'no frame of the suite'})")
+            for test, where in conflict["found_by"].items():
+                write(
+                    f"    found by {test} ({where or 'no frame of the suite'}) with a bind to"
+                    " port 0, closed, then bound again (find, then bind): something"
+                    " else bound it in between"
+                )
+            if conflict["found_by"]:
+                write(
+                    "    no key removes it (the port differs every run): bind the server"
+                    " to port 0 and read its port back, or keep the finding socket"
+                    " open until the server has bound"
+                )
         if found["declarations"]:
             write("declarations that remove them:")
             for declaration in found["declarations"]:
@@ -178,7 +190,8 @@ def _conflict_json(conflict: Conflict) -> dict[str, Any]:
         "changed_by": dict(sorted(conflict.changers.items())),
         "read_by": dict(sorted(conflict.readers.items())),
         "overlapping": [list(pair) for pair in sorted(conflict.pairs)],
-        "key": None if conflict.process_wide else conflict.key,
+        "found_by": dict(conflict.found_by),
+        "key": None if conflict.process_wide or conflict.found_then_bound else conflict.key,
     }
 
 

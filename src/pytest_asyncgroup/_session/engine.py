@@ -16,7 +16,16 @@ from .. import _compat
 from .._core import apart
 from .._core.keys import Declaration
 from .._core.settings import Settings
-from .._engine import Claim, OnDone, OnStart, Stall, WorkerLoop, is_async_test, on_other_backend
+from .._engine import (
+    Claim,
+    FoundPorts,
+    OnDone,
+    OnStart,
+    Stall,
+    WorkerLoop,
+    is_async_test,
+    on_other_backend,
+)
 from .declarations import declaration_of, timeout_of
 from .history import load_process_wide
 
@@ -122,4 +131,5 @@ def new_worker_loop(
         on_start=on_start,
         on_not_started=on_not_started,
         settled=settled,
+        ports=FoundPorts(*_compat.worker_share(session.config)),
     )
