@@ -4,11 +4,16 @@ declaration that keeps them apart (pure; no pytest).
 A :class:`Touch` is one test touching something other tests can see: a file
 written or read, a fixed port bound, an environment variable or the working
 directory changed, a subprocess started. Two tests *conflict* on a thing when
-they ran at the same time (their intervals overlap: in any of the run's
-processes for a file or a port, which the machine shares; in one process for
-the rest) and at least one of them changed it; a process-wide change (an environment variable, the
-working directory) conflicts with every test beside it, since any code may read
-it. A touch made while the test held the others still (``_engine/isolation.py``)
+at least one of them changed it and:
+
+- for a file or a directory's listing: the other touched it too, whether or not
+  they ran at the same time in this run (the machine shares files, and another
+  run may put the two side by side);
+- for a fixed port: they ran at the same time, in any of the run's processes
+  (a found port is another one every run: only tests that overlapped clash);
+- for a process-wide change (an environment variable, the working directory):
+  the other ran beside it in its process, whatever it touched, since any code
+  may read it. A touch made while the test held the others still (``_engine/isolation.py``)
 conflicts with nothing: nothing ran beside it.
 
 Worked example::
@@ -16,8 +21,8 @@ Worked example::
     a: writes file data/cache.db, runs 0.0-0.3 on gw0
     b: reads  file data/cache.db, runs 0.1-0.2 on gw0
     c: reads  file data/cache.db, runs 0.4-0.5 on gw1     (after a ended)
-    -> Conflict(file data/cache.db, writers [a], readers [b])
-    -> a: resource("file:data/cache.db", exclusive=True); b: resource("file:data/cache.db")
+    -> Conflict(file data/cache.db, writers [a], readers [b, c])
+    -> a: resource("file:data/cache.db", exclusive=True); b, c: resource("file:data/cache.db")
 
 Keys keep the tests apart wherever they run: tests sharing a key go to one
 worker, where an exclusive holder overlaps no other holder. A process-wide
@@ -80,7 +85,7 @@ class Conflict:
     readers: dict[str, str] = field(default_factory=dict)
     """test -> where it read it (and did not change it)."""
     pairs: set[tuple[str, str]] = field(default_factory=set)
-    """Each two tests that overlapped, one of them changing the thing (sorted)."""
+    """Each two tests that clash on the thing (sorted), one of them changing it."""
     found_by: dict[str, str] = field(default_factory=dict)
     """For a port: the tests of the conflict that found it with a bind to port 0,
     then bound it again (find, then bind), and where. No key keeps such tests
@@ -119,6 +124,10 @@ class Declaration:
 
 MACHINE_WIDE_KINDS = frozenset({FILE, LISTING, PORT})
 """Kinds every process of the machine shares: tests on two workers conflict too."""
+SHARED_WHENEVER_KINDS = frozenset({FILE, LISTING})
+"""Kinds whose tests conflict whether or not they overlapped in this run: a path
+names the same file in every run (a port bound to a fixed number too, but one
+found with a bind to port 0 differs every run, and both are kinds ``PORT``)."""
 
 
 def _overlapping(
@@ -169,11 +178,14 @@ def find_conflicts(touches: Iterable[Touch], intervals: Iterable[Interval]) -> l
         beside = partners[kind not in MACHINE_WIDE_KINDS]
         if kind == LISTING:  # only a reader of the listing minds its changes
             touched = set(readers)
-        pairs = {
-            tuple(sorted((test, other)))
-            for test in changers
-            for other in (beside[test] if process_wide else beside[test] & touched)
-        }
+        if kind in SHARED_WHENEVER_KINDS:  # not only when they happened to overlap
+            pairs = {tuple(sorted((t, o))) for t in changers for o in touched if o != t}
+        else:
+            pairs = {
+                tuple(sorted((test, other)))
+                for test in changers
+                for other in (beside[test] if process_wide else beside[test] & touched)
+            }
         if pairs:
             conflict = Conflict(kind, target, changers, readers)
             conflict.pairs = {(a, b) for a, b in pairs}
