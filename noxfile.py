@@ -123,6 +123,7 @@ def third_party(session: nox.Session) -> None:
 
     Downloads each pinned sdist from PyPI, makes its venv under
     ``benchmarks/.work/third_party`` and compares per-test outcomes; arguments after
-    ``--`` go to the script (``nox -s third_party -- --project janus --plain-runs 2``).
+    ``--`` go to the script (``nox -s third_party -- --project janus --plain-runs 2``;
+    ``-- --doctor 2 --runs 3``: the doctor's suggestions instead of the hand marks).
     """
     session.run("python", "scripts/third_party.py", *session.posargs)

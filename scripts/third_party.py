@@ -31,7 +31,7 @@ runs, 1 when any differs, 2 when a run did not finish (a time-out, pytest's
 internal or usage error, no XML).
 
     python scripts/third_party.py [--project NAME ...] [--plain-runs 2] [--timeout S]
-        [--alone-fixtures "NAMES"] [--runs N] [--asyncgroup-args "ARGS"]
+        [--alone-fixtures "NAMES"] [--runs N] [--asyncgroup-args "ARGS"] [--doctor [N]]
 
 ``--runs 5`` runs the asyncgroup way five times, each compared with the plain
 run (uvicorn's websocket tests, issue 25: ``--project uvicorn --runs 5``).
@@ -42,6 +42,20 @@ run (uvicorn's websocket tests, issue 25: ``--project uvicorn --runs 5``).
 ``asyncgroup_alone_fixtures`` for the asyncgroup run (``-o``), for example to
 measure the rule before patches were per test.
 
+``--doctor [N]`` checks the doctor (``--asyncgroup-doctor``, issue 21) against
+the hand-written marks. The asyncgroup suite runs N times (2 when N is left
+out) without them, under the doctor (``doctorN.log``, ``doctorN.json``); the
+union of its suggestions (a key exclusive if any run said so) is written as a
+plugin (``asyncgroup_doctor_declarations.py``), and the suite runs ``--runs``
+times with it and no hand marks, each run compared with plain as above. Then a
+table per project: the tests the hand marks cover in the collection, the tests
+the doctor named, of those the hand-marked ones (found) and the others (extra
+flags, with their share of the unmarked tests), and the runs with the
+suggestions whose outcomes were plain; and each hand-marked test it did not
+name, with whether its outcome, and the suite's, were plain without the mark
+(``--doctor 2 --runs 3``). The exit status is as above, for the runs with the
+suggestions (2 too when a doctor run wrote no JSON).
+
 ``--plain-runs 2`` runs the plain suite twice and marks tests whose plain
 outcomes disagree as flaky. Projects marked ``default=False`` run only when
 named with ``--project`` (see their ``note``).
@@ -50,6 +64,7 @@ named with ``--project`` (see their ``note``).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -58,9 +73,20 @@ import sys
 import tarfile
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from third_party_doctor import (
+    Suggestion,
+    Tally,
+    blocked_in_summary,
+    declarations_plugin,
+    junit_key,
+    merge_suggestions,
+    read_suggestions,
+    tally,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 WORK = REPO / "benchmarks" / ".work" / "third_party"
@@ -100,6 +126,8 @@ def pytest_collection_modifyitems(items):
         raise pytest.UsageError(f"no test matches {{sorted(unmatched)}}")
 '''
 """A pytest plugin marking ``Project.serial`` tests, loaded by the asyncgroup run."""
+DOCTOR_PLUGIN = "asyncgroup_doctor_declarations"
+"""The plugin applying the doctor's merged suggestions (``--doctor``)."""
 
 
 @dataclass(frozen=True)
@@ -547,9 +575,25 @@ def check_project(
 ) -> list[Comparison]:
     """Download, install and run one project both ways (the asyncgroup way ``runs``
     times, each with ``extra_args``); compare each asyncgroup run with the plain one."""
+    root, sdist, python = prepare(project)
+    plain = run_plain(project, root, sdist, python, plain_runs, timeout)
+    declarations = write_declarations(project, root)
+    args = (*declarations, *project.pytest_args, *_alone(alone_fixtures), *extra_args)
+    return run_asyncgroup(project, root, sdist, python, plain, args, timeout, runs)
+
+
+def prepare(project: Project) -> tuple[Path, Path, Path]:
+    """The project's directory, its sdist and its venv's python, made if missing."""
     root = WORK / project.name
     sdist = download_sdist(project, root / "sdist")
     python = make_venv(project, root / "venv", unpack(sdist, root / "install"))
+    return root, sdist, python
+
+
+def run_plain(
+    project: Project, root: Path, sdist: Path, python: Path, plain_runs: int, timeout: float
+) -> list[RunResult]:
+    """The plain runs (``plain``, ``plain2``, ...), each in a pristine copy."""
     plain: list[RunResult] = []
     for number in range(1, plain_runs + 1):
         label = "plain" if number == 1 else f"plain{number}"
@@ -557,19 +601,184 @@ def check_project(
         args = (*PLAIN_ARGS, *project.pytest_args)
         plain.append(run_suite(python, source, label, args, timeout))
         print(_run_line(project, plain[-1]), flush=True)
-    args = (*ASYNCGROUP_ARGS, *write_declarations(project, root), *project.pytest_args)
-    if alone_fixtures is not None:
-        args = (*args, "-o", f"asyncgroup_alone_fixtures={alone_fixtures}")
+    return plain
+
+
+def run_asyncgroup(
+    project: Project,
+    root: Path,
+    sdist: Path,
+    python: Path,
+    plain: list[RunResult],
+    args: Sequence[str],
+    timeout: float,
+    runs: int,
+) -> list[Comparison]:
+    """``runs`` asyncgroup runs with ``args`` (after ``-n 2 --dist=asyncgroup``), each
+    compared with the plain runs; plugins written in ``root`` are importable."""
     comparisons = []
     for number in range(1, runs + 1):
         label = "asyncgroup" if number == 1 else f"asyncgroup{number}"
         source = unpack(sdist, root / label)
         asyncgroup = run_suite(
-            python, source, label, (*args, *extra_args), timeout, pythonpath=root
+            python, source, label, (*ASYNCGROUP_ARGS, *args), timeout, pythonpath=root
         )
         print(_run_line(project, asyncgroup), flush=True)
         comparisons.append(compare(project, plain, asyncgroup))
     return comparisons
+
+
+def _alone(alone_fixtures: str | None) -> tuple[str, ...]:
+    if alone_fixtures is None:
+        return ()
+    return ("-o", f"asyncgroup_alone_fixtures={alone_fixtures}")
+
+
+@dataclass
+class DoctorCheck:
+    """One project run under the doctor without its hand-written marks, then with
+    the doctor's merged suggestions."""
+
+    project: Project
+    doctor: list[RunResult]
+    missing_json: list[str]
+    """Labels of the doctor runs that wrote no JSON."""
+    suggestions: list[Suggestion]
+    tally: Tally
+    blocked: dict[str, float]
+    """Tests the doctor runs' summaries name as blocking the loop (node id -> s)."""
+    comparisons: list[Comparison]
+
+    @property
+    def as_plain(self) -> int:
+        """The runs with the suggestions applied that had the plain run's outcomes."""
+        return sum(1 for c in self.comparisons if not c.different and not _broken(c))
+
+
+def doctor_project(
+    project: Project,
+    doctor_runs: int,
+    plain_runs: int,
+    timeout: float,
+    alone_fixtures: str | None = None,
+    runs: int = 1,
+    extra_args: Sequence[str] = (),
+) -> DoctorCheck:
+    """Run the doctor ``doctor_runs`` times without the hand-written marks, merge its
+    suggestions, and run the asyncgroup way ``runs`` times with them applied."""
+    root, sdist, python = prepare(project)
+    plain = run_plain(project, root, sdist, python, plain_runs, timeout)
+    shared = (*project.pytest_args, *_alone(alone_fixtures), *extra_args)
+    doctor: list[RunResult] = []
+    found: list[list[Suggestion]] = []
+    missing: list[str] = []
+    blocked: dict[str, float] = {}
+    for number in range(1, doctor_runs + 1):
+        label = f"doctor{number}"
+        path = root / f"{label}.json"
+        path.unlink(missing_ok=True)
+        args = (*ASYNCGROUP_ARGS, "--asyncgroup-doctor", f"--asyncgroup-doctor-json={path}")
+        doctor.append(
+            run_suite(python, unpack(sdist, root / label), label, (*args, *shared), timeout)
+        )
+        print(_run_line(project, doctor[-1]), flush=True)
+        if path.exists():
+            found.append(read_suggestions(json.loads(path.read_text())))
+        else:
+            missing.append(label)
+        for nodeid, seconds in blocked_in_summary(doctor[-1].log.read_text()).items():
+            blocked[nodeid] = max(blocked.get(nodeid, 0.0), seconds)
+    suggestions = merge_suggestions(found)
+    plugin: tuple[str, ...] = ()
+    if suggestions:
+        (root / f"{DOCTOR_PLUGIN}.py").write_text(declarations_plugin(suggestions))
+        plugin = ("-p", DOCTOR_PLUGIN)
+    comparisons = run_asyncgroup(
+        project, root, sdist, python, plain, (*plugin, *shared), timeout, runs
+    )
+    counted = tally(plain[0].outcomes, project.serial, suggestions)
+    return DoctorCheck(project, doctor, missing, suggestions, counted, blocked, comparisons)
+
+
+def doctor_report(checks: Sequence[DoctorCheck]) -> int:
+    """Print the runs with suggestions applied (as :func:`report`), then the doctor's
+    table and, per project, what it flagged beyond the hand marks and which hand
+    marks it did not name; return the exit status."""
+    status = report([c for check in checks for c in check.comparisons])
+    header = ("project", "tests", "hand-marked", "named", "found", "extra flags", "as plain after")
+    rows = [_doctor_row(check) for check in checks]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    print("\ndoctor (found: hand-marked tests it named; extra: unmarked tests it named;")
+    print("as plain: runs with its merged suggestions, and no hand marks, as plain)")
+    for row in [header, tuple("-" * w for w in widths), *rows]:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    for check in checks:
+        status = max(status, _doctor_details(check))
+    return status
+
+
+def _doctor_row(check: DoctorCheck) -> tuple[str, ...]:
+    t = check.tally
+    found = f"{len(t.found)} of {len(t.hand)} ({t.found_share:.0%})" if t.hand else "-"
+    runs = len(check.comparisons)
+    return (
+        f"{check.project.name} {check.project.version}",
+        str(len(t.tests)),
+        str(len(t.hand)),
+        str(len(t.named & t.tests)),
+        found,
+        f"{len(t.extra)} of {t.unmarked} ({t.extra_share:.1%})",
+        f"{check.as_plain} of {runs}",
+    )
+
+
+def _doctor_details(check: DoctorCheck) -> int:
+    """Print one project's reasons, extra flags and missed marks; its exit status."""
+    t, name, status = check.tally, check.project.name, 0
+    broken = [f"{r.label}: {r.broken}" for r in check.doctor if r.broken]
+    broken += [f"{label}: no doctor JSON" for label in check.missing_json]
+    if broken:
+        print(f"\n{name}: doctor run did not finish normally ({'; '.join(broken)})")
+        status = 2
+    reasons: dict[str, str] = {}
+    for s in check.suggestions:
+        known = reasons.get(junit_key(s.test))
+        own = {s.reason} | (set(known.split("+")) if known else set())
+        reasons[junit_key(s.test)] = "+".join(sorted(own))
+    for title, tests in (("found", t.found), ("extra", t.extra)):
+        if tests:
+            print(f"\n{name}: {title}, by reason: {_by_reason(tests, reasons)}")
+    for key in sorted(t.extra):
+        print(f"  extra: {key} ({reasons[key]})")
+    for key in sorted(t.uncollected):
+        print(f"  named but not collected (a key that did not convert?): {key}")
+        status = max(status, 1)
+    if t.missed:
+        runs = len(check.comparisons)
+        print(f"\n{name}: hand-marked, not named by the doctor: {len(t.missed)}")
+        blocked = {junit_key(nodeid): s for nodeid, s in check.blocked.items()}
+        for key in sorted(t.missed):
+            same = sum(1 for c in check.comparisons if key in c.same)
+            note = (
+                f"; the summary names it blocking the loop {blocked[key]:.2f} s"
+                if key in blocked
+                else ""
+            )
+            print(f"  {key}: its outcome as plain in {same} of {runs} runs without the mark{note}")
+        needed = "not needed" if check.as_plain == runs else "needed, or the doctor missed another"
+        print(f"  the suite had plain outcomes in {check.as_plain} of {runs} runs: {needed}")
+    return status
+
+
+def _by_reason(tests: Iterable[str], reasons: dict[str, str]) -> str:
+    tally_: dict[str, int] = {}
+    for key in tests:
+        tally_[reasons[key]] = tally_.get(reasons[key], 0) + 1
+    return ", ".join(f"{reason} {n}" for reason, n in sorted(tally_.items()))
+
+
+def _broken(c: Comparison) -> bool:
+    return any(r.broken for r in [*c.plain, c.asyncgroup])
 
 
 def _run_line(project: Project, result: RunResult) -> str:
@@ -661,17 +870,38 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         metavar="NAMES",
         help="asyncgroup_alone_fixtures for the asyncgroup run (space-separated fixture names)",
     )
+    parser.add_argument(
+        "--doctor",
+        type=int,
+        nargs="?",
+        const=2,
+        metavar="N",
+        help="without the hand-written serial marks: N doctor runs (default 2), then"
+        " --runs asyncgroup runs with its merged suggestions applied",
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     chosen = [p for p in PROJECTS if (p.name in args.project if args.project else p.default)]
+    if args.doctor is not None:
+        return doctor_report(
+            [
+                doctor_project(
+                    project,
+                    max(1, args.doctor),
+                    max(1, args.plain_runs),
+                    args.timeout,
+                    args.alone_fixtures,
+                    max(1, args.runs),
+                    args.asyncgroup_args.split(),
+                )
+                for project in _announced(chosen)
+            ]
+        )
     comparisons = []
-    for project in chosen:
-        print(f"{project.name}=={project.version}", flush=True)
-        if project.note:
-            print(f"  note: {project.note}", flush=True)
+    for project in _announced(chosen):
         comparisons.extend(
             check_project(
                 project,
@@ -683,6 +913,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         )
     return report(comparisons)
+
+
+def _announced(projects: Iterable[Project]) -> Iterator[Project]:
+    """Each project, after printing its name and note."""
+    for project in projects:
+        print(f"{project.name}=={project.version}", flush=True)
+        if project.note:
+            print(f"  note: {project.note}", flush=True)
+        yield project
 
 
 if __name__ == "__main__":
