@@ -120,6 +120,7 @@ class WorkerLoop:
         self._ports = ports or FoundPorts()
         self._gate = Gate(on_hold=self._held_still, on_release=self._wake)
         self._serve_context: contextvars.Context | None = None
+        self._admitting = False
 
     def submit(self, items: Iterable[pytest.Item]) -> None:
         """Queue tests to run, in order; may be called while :meth:`serve` runs."""
@@ -189,6 +190,13 @@ class WorkerLoop:
         return interrupt_all(self._running, reason, aborted=self.aborted is not None)
 
     def _start_admissible(self) -> None:
+        self._admitting = True
+        try:
+            self._admit()
+        finally:
+            self._admitting = False
+
+    def _admit(self) -> None:
         self._drop_waiting_if_stopping()
         head = self._waiting.head()
         if head is None or self._gate.holder is not None:  # no test starts (``isolation.py``)
@@ -274,11 +282,12 @@ class WorkerLoop:
             self._deadlines.done(running)
             self.admission.release(running.claim)
             current_loop_restored(asyncio.get_running_loop())
-            if not running.claim.alone and self._serve_context is not None:
+            if not (running.claim.alone or self._admitting or self._serve_context is None):
                 # What the freed claim admits starts now, from this step, so that
                 # the driver sends this test's end and their starts together; in
                 # the serve loop's context: a task or timer made here copies the
-                # context it is made in, and this one is the test's.
+                # context it is made in, and this one is the test's. (Not while
+                # admitting: an eager task factory runs a test in create_task.)
                 self._serve_context.run(self._start_admissible)
             self._settle()
 
