@@ -226,6 +226,38 @@ def test_overlapping_modules_tear_their_fixtures_down_once_each(
     assert teardowns == ["teardown test_a", "teardown test_b", "teardown test_c"]
 
 
+def test_a_module_fixture_asked_for_by_name_in_tests_that_run_alone_is_their_modules(
+    suite: pytest.Pytester,
+) -> None:
+    """Sync tests run alone, each using its own FixtureDefs as they are; a module
+    fixture it asks for by name is still its module's, while another module's
+    instance is live (the modules' tests interleave, so both stay set up)."""
+    suite.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture(scope="module")
+        def module_name(request):
+            return request.module.__name__
+
+        def pytest_collection_modifyitems(items):
+            a = [i for i in items if i.module.__name__ == "test_a"]
+            b = [i for i in items if i.module.__name__ == "test_b"]
+            items[:] = [i for pair in zip(a, b) for i in pair]
+        """
+    )
+    module = """
+        import pytest
+
+        @pytest.mark.parametrize("i", range(3))
+        def test_it(request, i):
+            assert request.getfixturevalue("module_name") == __name__
+    """
+    suite.makepyfile(test_a=module, test_b=module)
+    suite.runpytest(DIST, "-p", "no:randomly").assert_outcomes(passed=6)
+    suite.runpytest("-p", "no:asyncgroup", "-p", "no:randomly").assert_outcomes(passed=6)
+
+
 def test_tests_of_one_node_share_its_instance_until_it_is_released(
     suite: pytest.Pytester,
 ) -> None:
@@ -258,7 +290,7 @@ def test_tests_of_one_node_share_its_instance_until_it_is_released(
     undo = [instances.use_for(item, alone=False) for item in items]
 
     def chosen(item: pytest.Item, name: str) -> object:
-        return item._fixtureinfo.name2fixturedefs[name][-1]  # type: ignore[attr-defined]
+        return item._request._arg2fixturedefs[name][-1]  # type: ignore[attr-defined]
 
     original = one.session._fixturemanager.getfixturedefs("per_module", one)[-1]  # type: ignore[union-attr]
     assert chosen(one, "per_module") is chosen(two, "per_module")

@@ -38,6 +38,9 @@ from .pytest import (
     MakeLogPhase as MakeLogPhase,
 )
 from .pytest import (
+    cached_on_test_or_session as cached_on_test_or_session,
+)
+from .pytest import (
     caching_node as caching_node,
 )
 from .pytest import (
@@ -60,6 +63,9 @@ from .pytest import (
 )
 from .pytest import (
     fixture_function_swapped as fixture_function_swapped,
+)
+from .pytest import (
+    fixture_info_key as fixture_info_key,
 )
 from .pytest import (
     fixture_label as fixture_label,

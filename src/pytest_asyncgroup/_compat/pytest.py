@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import dataclasses
 import inspect
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -50,13 +49,15 @@ TEST_OUTCOME: tuple[type[BaseException], ...] = _runner.TEST_OUTCOME  # type: ig
 # relies on its one-stack SetupState to finish one module's instance before the
 # next module asks. Overlapping tests instead get, per FixtureDef, the copy that
 # belongs to the node pytest caches its value on (``caching_node``), installed
-# through ``item._fixtureinfo`` (a frozen dataclass: ``name2fixturedefs``) and
-# ``item._initrequest()``.
-# pytest 8.3's TopRequest copies ``name2fixturedefs`` (``.copy()``); 9.x uses it as
-# is and no longer caches dynamic ``getfixturevalue`` look-ups in it. The dict
-# below answers a look-up miss with the chosen instances itself, and copies as
-# its own type. ``runtestprotocol`` drops ``item._request`` after the teardown, so
-# nothing of a run's copies outlives it on the item.
+# in ``item._fixtureinfo`` (a frozen dataclass: ``name2fixturedefs``; what
+# ``_initrequest()`` makes a request from, as ``runtestprotocol`` does for a
+# re-run) and in the test's request as ``_arg2fixturedefs``: where
+# ``getfixturevalue`` looks a name up, and what each ``SubRequest`` is made with
+# (pytest 8.3: the TopRequest copies ``name2fixturedefs`` into it; 9.x uses it
+# as is). ``runtestprotocol`` drops ``item._request`` after the teardown.
+# pytest 8.3 caches a dynamic ``getfixturevalue`` look-up in that dict; 9.x does
+# not look in it for a name it lacks. The dict below answers a look-up miss with
+# the chosen instances itself, and copies as its own type.
 # Checked: pytest 8.3.5, 9.2.0.
 
 FixtureDefChoice = Callable[[pytest.Item, Any], Any]
@@ -117,27 +118,71 @@ class _ChosenFixtureDefs(dict):  # type: ignore[type-arg]
         return _ChosenFixtureDefs(self._item, self._choose, dict(self))
 
 
-def fixturedefs_chosen(item: pytest.Item, choose: FixtureDefChoice) -> Callable[[], None]:
+def fixturedefs_chosen(
+    item: pytest.Item, choose: FixtureDefChoice, *, as_they_are: bool = False
+) -> Callable[[], None]:
     """Have ``item`` use, for each of its FixtureDefs, the one ``choose`` picks
-    (now and for dynamic ``getfixturevalue``); return the undo."""
+    (now and for dynamic ``getfixturevalue``); return the undo. ``as_they_are``:
+    the caller knows ``choose`` picks each of the test's own FixtureDefs itself,
+    so only a dynamic look-up asks it."""
     info = getattr(item, "_fixtureinfo", None)
     if info is None or not hasattr(item, "_initrequest"):
         return nothing_to_undo
-    chosen = _ChosenFixtureDefs(
-        item,
-        choose,
-        {
+    if as_they_are:
+        data = info.name2fixturedefs
+    else:
+        data = {
             name: tuple(choose(item, fixturedef) for fixturedef in fixturedefs)
             for name, fixturedefs in info.name2fixturedefs.items()
-        },
+        }
+    chosen = _ChosenFixtureDefs(item, choose, data)
+    # In the item's info, so that a request made afresh (a re-run by
+    # pytest-rerunfailures: ``runtestprotocol`` calls ``_initrequest()``) has it too.
+    item._fixtureinfo = type(info)(  # type: ignore[attr-defined]
+        argnames=info.argnames,
+        initialnames=info.initialnames,
+        names_closure=info.names_closure,
+        name2fixturedefs=chosen,
     )
-    item._fixtureinfo = dataclasses.replace(info, name2fixturedefs=chosen)  # type: ignore[attr-defined]
-    item._initrequest()
+    request = item._request  # type: ignore[attr-defined]
+    if request and not request._fixture_defs:  # made at collection, not used yet
+        request._arg2fixturedefs = chosen
+    else:
+        item._initrequest()
 
     def undo() -> None:
         item._fixtureinfo = info  # type: ignore[attr-defined]
 
     return undo
+
+
+_TEST_OR_SESSION = frozenset((Scope.Function, Scope.Session))
+
+
+def cached_on_test_or_session(item: pytest.Item) -> bool:
+    """Whether each of ``item``'s FixtureDefs caches its value on the test or on the
+    session (the scope its parametrization gives a parametrized name, as
+    :func:`caching_node` takes it): none on a class, module or package. The same
+    for every test of one function: pass :func:`fixture_info_key` to remember it."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return True
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and not _TEST_OR_SESSION.issuperset(
+        getattr(callspec, "_arg2scope", {}).values()
+    ):
+        return False
+    return all(
+        fixturedef._scope in _TEST_OR_SESSION
+        for fixturedefs in info.name2fixturedefs.values()
+        for fixturedef in fixturedefs
+    )
+
+
+def fixture_info_key(item: pytest.Item) -> int:
+    """What the tests of one function share (their ``FuncFixtureInfo``, and the
+    parametrize calls that made them), as a key for one run."""
+    return id(getattr(item, "_fixtureinfo", None))
 
 
 def test_argnames(item: pytest.Item) -> tuple[str, ...]:

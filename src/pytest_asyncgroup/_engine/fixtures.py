@@ -150,10 +150,21 @@ class ScopeInstances:
 
     def __init__(self) -> None:
         self._copies: dict[Any, dict[Any, Any]] = {}  # node -> FixtureDef -> copy
+        self._on_test_or_session: dict[int, bool] = {}
+        """Per test function: whether its FixtureDefs all cache on the test or the
+        session, so that a test of it that runs alone uses each as it is."""
 
     def use_for(self, item: pytest.Item, *, alone: bool) -> Callable[[], None]:
         """Give ``item`` its instances (see the class docstring); return the undo."""
-        return _compat.fixturedefs_chosen(item, self._alone if alone else self._overlapping)
+        if not alone:
+            return _compat.fixturedefs_chosen(item, self._overlapping)
+        key = _compat.fixture_info_key(item)
+        as_they_are = self._on_test_or_session.get(key)
+        if as_they_are is None:
+            as_they_are = self._on_test_or_session[key] = _compat.cached_on_test_or_session(item)
+        # Even so, a fixture it asks for by name (``getfixturevalue``) may be a
+        # module's: that look-up still gets the module's instance.
+        return _compat.fixturedefs_chosen(item, self._alone, as_they_are=as_they_are)
 
     def _overlapping(self, item: pytest.Item, fixturedef: Any) -> Any:
         node = _compat.caching_node(item, fixturedef)
