@@ -70,6 +70,9 @@ ABORTED = "aborted"
 """The stop reason of an abort (rule 5); tests in flight get ``KeyboardInterrupt``."""
 OnDone = Callable[["pytest.Item", TestRecord], None]
 OnStart = Callable[["pytest.Item"], None]
+PASS_EVERY = 0.002
+"""Seconds: the longest a run of tests that run alone goes without a pass of the
+loop between two of them (a pass costs about 10 us; a trivial test 0.3 ms)."""
 TimeoutOf = Callable[["pytest.Item", bool], "float | None"]
 """Seconds after which a test (running alone or not) is cancelled; None: never."""
 
@@ -121,6 +124,8 @@ class WorkerLoop:
         self._gate = Gate(on_hold=self._held_still, on_release=self._wake)
         self._serve_context: contextvars.Context | None = None
         self._admitting = False
+        self._passed = 0.0
+        """When a run of tests that run alone last gave the loop a pass (``_run``)."""
 
     def submit(self, items: Iterable[pytest.Item]) -> None:
         """Queue tests to run, in order; may be called while :meth:`serve` runs."""
@@ -240,9 +245,10 @@ class WorkerLoop:
         """Run ``running``'s test; then, while tests that run alone follow, run them too.
 
         A run of tests that each run alone (a sync suite) goes on in this task,
-        with one pass of the loop between tests, where a task per test costs a
-        wake-up of the serve loop, a new task and two passes. Commands, timers
-        and stops still get that pass.
+        where a task per test costs a wake-up of the serve loop, a new task and
+        two passes. The loop gets a pass between two tests once at least
+        :data:`PASS_EVERY` has gone by since its last: commands, timers and stops
+        still get one within that time.
         """
         try:
             following: Running | None = running
@@ -295,7 +301,10 @@ class WorkerLoop:
         """The next waiting test, admitted in this task, if it runs alone and may start."""
         if not (previous.claim.alone and self._next_waits_alone()):
             return None
-        await asyncio.sleep(0)  # the loop's pass between tests
+        now = time.perf_counter()
+        if now - self._passed >= PASS_EVERY:  # the loop's pass between tests
+            self._passed = now
+            await asyncio.sleep(0)
         task = asyncio.current_task()
         if task not in self._running or len(self._running) > 1 or not self._next_waits_alone():
             return None  # something else started meanwhile: the serve loop takes over
