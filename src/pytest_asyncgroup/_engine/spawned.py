@@ -152,11 +152,22 @@ def around_fixtures(execute: FixtureExecute) -> FixtureExecute:
     is set up, its tasks are recorded with the test's only if pytest-asyncio
     would run it on the test's function-scoped loop."""
 
+    on_function_loop: dict[tuple[Any, str], bool] = {}
+    """Per fixture function and scope (for this run: one config)."""
+
     def execute_recording(original: Any, fixturedef: Any, request: Any) -> Any:
         __tracebackhide__ = True
-        function_loop = (
-            _compat.loop_scope_of_fixture(fixturedef, request.config) == _compat.FUNCTION_LOOP
-        )
+        key: tuple[Any, str] | None = (fixturedef.func, fixturedef.scope)
+        try:
+            function_loop = on_function_loop.get(key)  # type: ignore[arg-type]
+        except TypeError:  # an unhashable callable: ask each time
+            key, function_loop = None, None
+        if function_loop is None:
+            function_loop = (
+                _compat.loop_scope_of_fixture(fixturedef, request.config) == _compat.FUNCTION_LOOP
+            )
+            if key is not None:
+                on_function_loop[key] = function_loop
         tasks = _TEST.get() if function_loop else None
         return called_with(_SPAWNED, tasks, execute, original, fixturedef, request)
 
