@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from .. import _compat
-from .._engine import RECORD, async_fixture_shim, call_async_test, taken
+from .._engine import RECORD, TestRecord, async_fixture_shim, call_async_test, taken
 from .report import REPORT_ATTRIBUTE
 
 
@@ -43,25 +43,27 @@ class EngineHooks:
             if record is not None:
                 del item.stash[RECORD]
                 touches = taken(item.nodeid)  # the doctor's (``touches.py``)
-                if (
-                    record.waits
-                    or record.held
-                    or record.blocked
-                    or record.alone
-                    or record.process_wide
-                    or touches
-                ):
-                    setattr(
-                        report,
-                        REPORT_ATTRIBUTE,
-                        {
-                            "waits": [list(wait) for wait in record.waits],
-                            "held": list(record.held) if record.held else None,
-                            "blocked": round(record.blocked, 6),
-                            "alone": record.alone,
-                            "process_wide": record.process_wide,
-                            "held_others": record.held_others,
-                            "touches": [list(touch) for touch in touches],
-                        },
-                    )
+                data = recorded(record, touches)
+                if data:
+                    setattr(report, REPORT_ATTRIBUTE, data)
         return report
+
+
+def recorded(record: TestRecord, touches: list[Any]) -> dict[str, Any]:
+    """What the teardown report carries: only what was recorded (most tests have
+    a field or none: a sync test's ``alone``), as every reader defaults the rest."""
+    data: dict[str, Any] = {}
+    if record.waits:
+        data["waits"] = [list(wait) for wait in record.waits]
+    if record.held:
+        data["held"] = list(record.held)
+    if record.blocked:
+        data["blocked"] = round(record.blocked, 6)
+    if record.alone:
+        data["alone"] = record.alone
+    if record.process_wide:
+        data["process_wide"] = record.process_wide
+        data["held_others"] = record.held_others
+    if touches:
+        data["touches"] = [list(touch) for touch in touches]
+    return data
