@@ -77,7 +77,8 @@ class SpawnedTasks:
     def __init__(self, warnings: WarningsState | None, on_escape: OnEscape | None = None) -> None:
         # Weak, as asyncio's own registry: a finished task nobody holds is
         # collected (and logs "exception was never retrieved") when it would be.
-        self._tasks: weakref.WeakSet[asyncio.Future[Any]] = weakref.WeakSet()
+        # Made with the first task (most sync tests start none).
+        self._tasks: weakref.WeakSet[asyncio.Future[Any]] | None = None
         self.warnings = warnings
         """The test's warnings state, if it overlaps others (None: pytest's own)."""
         self._on_escape = on_escape
@@ -104,6 +105,8 @@ class SpawnedTasks:
         return asyncio.CancelledError(f"{type(error).__name__} escaped the task")
 
     def add(self, task: asyncio.Future[Any]) -> None:
+        if self._tasks is None:
+            self._tasks = weakref.WeakSet()
         self._tasks.add(task)
 
     def cancel_left(self) -> None:
@@ -113,8 +116,10 @@ class SpawnedTasks:
         than the cancellation goes to the loop's exception handler (logged,
         in the test's teardown section); the test does not fail for it.
         """
+        if self._tasks is None:
+            return
         left = [task for task in self._tasks if not task.done()]
-        self._tasks = weakref.WeakSet()
+        self._tasks = None
         if not left:
             return
         for task in left:
