@@ -69,7 +69,8 @@ def _children_cpu() -> float:
 
 def timed_run(suite_dir: Path, source: Path | None, extra: list[str]) -> tuple[float, float]:
     """Wall and CPU seconds of one run."""
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # pytest's rewrite cache, as compare.py
     if source is not None:
         env["PYTHONPATH"] = str(source / "src")
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]

@@ -400,6 +400,11 @@ def run_scenario(
             if not row.skipped:
                 environments.ensure(row.runner.env)
     base = work / "suites" / scenario.name
+    for variant in variants:  # each suite written once, every cache filled (``runs.warm``)
+        for row in variant.rows:
+            if not row.skipped and row.runner.name not in estimated:
+                directory = _prepare(variant.suite, row.runner, _directory(base, variant, row))
+                runs.warm(row.runner, directory, timeout)
     for round_number in range(rounds):
         for variant in variants:
             live = [row for row in variant.rows if not row.skipped]
@@ -443,6 +448,10 @@ def rebuild(scenario: Scenario, raw: dict[str, Any], n: int) -> ScenarioResult:
     )
 
 
+def _directory(base: Path, variant: VariantResult, row: Row) -> Path:
+    return base / _slug(variant.label) / _slug(row.runner.name)
+
+
 def _run_row(
     row: Row,
     variant: VariantResult,
@@ -454,7 +463,7 @@ def _run_row(
     n: int,
 ) -> None:
     name = row.runner.name
-    directory = base / _slug(variant.label) / _slug(name)
+    directory = _directory(base, variant, row)
     if row.runner.name in estimated and scenario.subset is not None:
         if round_number == 0:
             full = _prepare(variant.suite, row.runner, directory)
@@ -475,8 +484,6 @@ def _run_row(
         if round_number == 1:
             row.notes.append("one round only (slow)")
         return
-    if round_number == 0:
-        _prepare(variant.suite, row.runner, directory)
     print(f"  [{scenario.name} r{round_number + 1}] {variant.label}: {name} ...", flush=True)
     outcome = runs.run(row.runner, directory, timeout)
     row.outcomes.append(outcome)
@@ -494,6 +501,7 @@ def run_pairs(scenario: Scenario, n: int, pairs: int, timeout: float, work: Path
         environments.ensure(runner.env)
         directory = work / "pairs" / scenario.name / _slug(runner.name)
         directories[runner.name] = _prepare(suite, runner, directory)
+        runs.warm(runner, directory, timeout)
     ratios = []
     for pair in range(pairs):
         walls = {}
