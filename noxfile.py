@@ -20,11 +20,17 @@ if _pyenv.is_dir() and "PYENV_VERSION" not in os.environ:
         sorted(p.name for p in _pyenv.iterdir() if p.name.startswith("3."))
     )
 
-# The oldest supported pytest/xdist, without pytest-asyncio (1.x needs pytest 8.4)
-# or pytest-timeout or uvloop, and the newest, with them: both ends of the support range,
-# with and without the plugins we honour.
+# The oldest supported pytest/xdist (and pytest-rerunfailures), without pytest-asyncio
+# (1.x needs pytest 8.4) or pytest-timeout or uvloop, and the newest, with them: both
+# ends of the support range, with and without the plugins we honour.
 DEPENDENCIES = {
-    "oldest": ["pytest==8.3.5", "pytest-xdist==3.6.1", "execnet==2.1.1", "hypothesis"],
+    "oldest": [
+        "pytest==8.3.5",
+        "pytest-xdist==3.6.1",
+        "execnet==2.1.1",
+        "hypothesis",
+        "pytest-rerunfailures==14.0",
+    ],
     "newest": [
         "pytest",
         "pytest-xdist",

@@ -266,6 +266,13 @@ class SetupStateRouter:
     def stack(self) -> dict[Any, Entry]:
         return self._state().stack
 
+    @stack.setter
+    def stack(self, stack: dict[Any, Entry]) -> None:
+        # pytest-rerunfailures before 16 empties the stack before a re-run
+        # (``setup_state.stack = {}``): that test's view starts again from its
+        # collectors, which stay live in the tree for the tests beside it.
+        self._state().stack = stack
+
     def is_node_active(self, node: Any) -> bool:
         return self._state().is_node_active(node)
 
