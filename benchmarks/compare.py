@@ -42,13 +42,12 @@ from typing import Any
 from comparison import environments, report, runs, suites
 from comparison.environments import Environment
 from comparison.report import Row, ScenarioResult, VariantResult
-from comparison.runs import Runner
+from comparison.runs import NOTHING, Runner
 from comparison.suites import IOSuite, ServiceSuite, Suite, SyncSuite
 
 BENCHMARKS = Path(__file__).resolve().parent
 WORK = BENCHMARKS / ".work"
 RESULTS = BENCHMARKS / "results"
-NOTHING = ("-k", "nothing_matches_this")  # start-up and collection only
 
 CONCURRENT_ON_9_0 = Environment(
     "pytest-asyncio-concurrent-pytest-9.0",

@@ -37,6 +37,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from comparison import environments
+from comparison.runs import NOTHING
 
 BENCHMARKS = Path(__file__).resolve().parent
 REPOSITORY = BENCHMARKS.parent
@@ -74,7 +75,7 @@ RUNNERS = [
     ),
     Runner(
         "start-up only: asyncgroup, -n 2, every test deselected",
-        ("-n", "2", "--dist=asyncgroup", "-k", "nothing_matches_this"),
+        ("-n", "2", "--dist=asyncgroup", *NOTHING),
         note="PostgreSQL's initdb and start, the template, two workers collecting",
         runs_tests=False,
     ),

@@ -82,8 +82,8 @@ class Outcome:
         }
 
 
-WARM_UP = ("-k", "nothing_matches_this")
-"""A run that collects and runs nothing: it only imports, and so fills pytest's cache."""
+NOTHING = ("-k", "nothing_matches_this")
+"""Arguments for a run that deselects every test: start-up and collection only."""
 
 
 def warm(runner: Runner, directory: Path, timeout: float) -> None:
@@ -95,7 +95,7 @@ def warm(runner: Runner, directory: Path, timeout: float) -> None:
     suite pays for it (0.12 s of CPU a process for pytest-asyncgroup's modules,
     more than for the runners with fewer modules); a user's second run does not.
     """
-    run(runner, directory, timeout, WARM_UP)
+    run(runner, directory, timeout, NOTHING)
 
 
 def run(runner: Runner, directory: Path, timeout: float, extra: tuple[str, ...] = ()) -> Outcome:
