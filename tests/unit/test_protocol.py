@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import execnet
+
 from pytest_asyncgroup._xdist.protocol import EVENTS, EventBatcher, unpack
 
 
@@ -16,7 +18,11 @@ class Wire:
         self.next_pass: list[Callable[[], None]] = []
 
     def batcher(self) -> EventBatcher:
-        return EventBatcher(lambda name, kwargs: self.messages.append((name, kwargs)), self.later)
+        return EventBatcher(self.send, self.later)
+
+    def send(self, name: str, kwargs: dict[str, Any]) -> None:
+        """Through execnet's serializer, as a channel sends: the controller's copy."""
+        self.messages.append(execnet.loads(execnet.dumps((name, kwargs))))
 
     def later(self, callback: Callable[[], None]) -> None:
         self.next_pass.append(callback)
