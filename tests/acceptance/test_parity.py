@@ -16,6 +16,8 @@ import re
 
 import pytest
 
+from pytest_asyncgroup._session.report import REPORT_ATTRIBUTE
+
 pytest.importorskip("pytest_asyncio")
 
 SUITE = """
@@ -215,7 +217,7 @@ import pytest
 
 LOG = Path(__file__).parent / "fields.jsonl"
 VARIES = {"duration", "start", "stop", "worker_id", "item_index", "testrun_uid", "node"}
-OURS = "asyncgroup"  # the worker loop's record of a test, on its teardown report
+OURS = "REPORT_ATTRIBUTE"  # the worker loop's record of a test, on its teardown report
 CONFIG = []
 
 def pytest_configure(config):
@@ -263,7 +265,7 @@ def test_the_controller_gets_each_reports_fields_as_over_xdists_own_wire(
 ) -> None:
     pytester.makefile(".ini", pytest=INI)
     pytester.makepyfile(test_fields=FIELDS_SUITE)
-    pytester.makeconftest(FIELDS_CONFTEST)
+    pytester.makeconftest(FIELDS_CONFTEST.replace("REPORT_ATTRIBUTE", REPORT_ATTRIBUTE))
     plain = _fields(pytester, "--dist=load")
     ours = _fields(pytester, "--dist=asyncgroup")
     assert plain.keys() == ours.keys()
