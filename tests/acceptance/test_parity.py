@@ -11,12 +11,9 @@ warnings must be recorded under the same tests.
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
-
-from pytest_asyncgroup._session.report import REPORT_ATTRIBUTE
 
 pytest.importorskip("pytest_asyncio")
 
@@ -164,122 +161,3 @@ def test_same_outcomes_failure_text_sections_and_warnings_as_plain_pytest(
     assert plain["warnings"] == [("test_parity.py::test_warns", "deprecated thing")]
     dict_diff = plain["test_parity.py::test_dict_diff call"][1]  # type: ignore[index]
     assert "Differing items:" in dict_diff
-
-
-# Reports travel from worker to controller on a wire of our own (``_xdist/protocol.py``:
-# held, several to a message, unpacked by the controller; the loop's record rides
-# on each teardown report). What the controller's hooks get must be what xdist's
-# own wire gives them, field for field and type for type (``1`` is not ``true``).
-FIELDS_SUITE = """
-import pytest
-
-@pytest.fixture
-def noted(record_property):
-    record_property("set up", 1)
-    yield
-    record_property("torn down", True)
-
-@pytest.fixture
-def broken():
-    raise RuntimeError("setup broke")
-
-@pytest.mark.slow
-@pytest.mark.parametrize("n", [1, 2])
-def test_passes(noted, n, record_property):
-    print("out", n)
-    record_property("called", n)
-
-def test_fails(noted):
-    try:
-        {}["key"]
-    except KeyError as error:
-        raise ValueError("chained") from error
-
-def test_setup_fails(broken):
-    pass
-
-def test_skips():
-    pytest.skip("not here")
-
-@pytest.mark.xfail(reason="known")
-def test_xfails():
-    assert False
-"""
-
-# A worker-side plugin that adds fields to some phases' serialized reports, as a
-# third-party plugin may: a field only the first report has, one the first lacks,
-# one whose value equals across phases but changes type.
-FIELDS_CONFTEST = """
-import json, os, re
-from pathlib import Path
-
-import pytest
-
-LOG = Path(__file__).parent / "fields.jsonl"
-VARIES = {"duration", "start", "stop", "worker_id", "item_index", "testrun_uid", "node"}
-OURS = "REPORT_ATTRIBUTE"  # the worker loop's record of a test, on its teardown report
-CONFIG = []
-
-def pytest_configure(config):
-    CONFIG.append(config)
-
-@pytest.hookimpl(wrapper=True)
-def pytest_report_to_serializable(config, report):
-    data = yield
-    if os.environ.get("PYTEST_XDIST_WORKER") and data.get("$report_type") == "TestReport":
-        if report.when == "setup":
-            data["only_first"] = [1]
-        else:
-            data["not_first"] = {"when": report.when}
-        data["kind"] = 1 if report.when == "setup" else True
-    return data
-
-def pytest_runtest_logreport(report):
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        return  # only what the controller receives
-    config = CONFIG[0]
-    data = config.hook.pytest_report_to_serializable(config=config, report=report)
-    fields = {key: value for key, value in data.items() if key not in VARIES and key != OURS}
-    text = re.sub(r"\\bgw\\d+\\b", "gw", json.dumps(fields, sort_keys=True))
-    with LOG.open("a") as fh:
-        fh.write(text + "\\n")
-"""
-
-
-def _fields(pytester: pytest.Pytester, *args: str) -> dict[tuple[str, str], str]:
-    """(nodeid, phase) -> the report's fields as JSON text (``1`` and ``true`` differ)."""
-    log = pytester.path / "fields.jsonl"
-    log.unlink(missing_ok=True)
-    pytester.runpytest_subprocess("-p", "no:randomly", "-n", "2", *args)
-    seen: dict[tuple[str, str], str] = {}
-    for line in log.read_text().splitlines():
-        data = json.loads(line)
-        key = (data["nodeid"], data["when"])
-        assert key not in seen, key
-        seen[key] = line
-    return seen
-
-
-def test_the_controller_gets_each_reports_fields_as_over_xdists_own_wire(
-    pytester: pytest.Pytester,
-) -> None:
-    pytester.makefile(".ini", pytest=INI)
-    pytester.makepyfile(test_fields=FIELDS_SUITE)
-    pytester.makeconftest(FIELDS_CONFTEST.replace("REPORT_ATTRIBUTE", REPORT_ATTRIBUTE))
-    plain = _fields(pytester, "--dist=load")
-    ours = _fields(pytester, "--dist=asyncgroup")
-    assert plain.keys() == ours.keys()
-    for key in plain:
-        assert ours[key] == plain[key], key
-    # The suite exercises what it claims to: 6 tests, 3 phases each but one.
-    assert len(plain) == 6 * 3 - 1
-    call = json.loads(plain[("test_fields.py::test_passes[1]", "call")])
-    assert call["user_properties"] == [["set up", 1], ["called", 1]]
-    assert call["kind"] is True
-    assert call["not_first"] == {"when": "call"}
-    assert "only_first" not in call
-    assert "slow" in call["keywords"]
-    teardown = json.loads(plain[("test_fields.py::test_passes[1]", "teardown")])
-    assert teardown["user_properties"][-1] == ["torn down", True]
-    chained = json.loads(plain[("test_fields.py::test_fails", "call")])["longrepr"]
-    assert len(chained["chain"]) == 2
