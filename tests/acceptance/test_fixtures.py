@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from ..conftest import events, peak_overlap
+from ..conftest import events, peak_overlap, write_ini
 
 DIST = "--dist=asyncgroup"
 
@@ -390,3 +390,60 @@ def test_sync_and_async_generator_fixtures_clean_up(suite: pytest.Pytester) -> N
         """
     )
     suite.runpytest(DIST).assert_outcomes(passed=2)
+
+
+@pytest.mark.parametrize(
+    "mode", [["-p", "no:asyncgroup"], [DIST], [DIST, "-n", "2"]], ids=["plain", "one", "n2"]
+)
+def test_an_async_fixtures_value_is_freed_at_its_teardown(
+    suite: pytest.Pytester, mode: list[str]
+) -> None:
+    """With the collector off, what an async generator fixture yielded is freed
+    by the end of the run, as in a plain run: nothing of ours holds a test's
+    frames in a reference cycle until the collector's next pass."""
+    write_ini(suite, "asyncio_mode = auto")
+    suite.makeconftest(
+        """
+        import gc, os, weakref
+
+        refs = []
+
+        def pytest_configure(config):
+            gc.disable()
+
+        def pytest_sessionfinish(session):
+            if refs:
+                alive = sum(ref() is not None for ref in refs)
+                with open(f"freed-{os.getpid()}.txt", "w") as out:
+                    out.write(f"{len(refs)} {alive}")
+
+        def pytest_unconfigure(config):
+            gc.enable()
+        """
+    )
+    suite.makepyfile(
+        """
+        import asyncio
+        import weakref
+        import pytest
+        from conftest import refs
+
+        class Connection:
+            pass
+
+        @pytest.fixture
+        async def connection():
+            value = Connection()
+            refs.append(weakref.ref(value))
+            yield value
+            await asyncio.sleep(0)
+
+        @pytest.mark.parametrize("i", range(6))
+        async def test_uses(connection, i):
+            await asyncio.sleep(0.05)
+        """
+    )
+    suite.runpytest(*mode).assert_outcomes(passed=6)
+    counts = [path.read_text().split() for path in suite.path.glob("freed-*.txt")]
+    assert sum(int(made) for made, _ in counts) == 6
+    assert [alive for _, alive in counts] == ["0"] * len(counts)

@@ -306,6 +306,9 @@ async def run_in_greenlet(
             if must_wait():
                 await held_back()
             value = sync_step(child.throw, type(thrown), thrown, thrown.__traceback__)
+            # Not kept: its traceback holds this frame, and this frame the test's
+            # whole state, which would then wait for the collector to go.
+            del thrown
         else:
             value = sync_step(child.switch, result)
     child.gr_context = None  # keep no test's context alive while parked
