@@ -5,7 +5,12 @@ README: "How it works".
 
 from __future__ import annotations
 
+import gc
+import json
+
 import pytest
+
+from pytest_asyncgroup._core.gcpause import YOUNG_WHILE_OVERLAPPING
 
 from ..conftest import events, peak_overlap, spans
 
@@ -206,7 +211,7 @@ def test_tasks_a_test_leaves_running_are_cancelled_after_its_teardown(
         """
     )
     result = suite.runpytest(DIST, "-rA", *mode)
-    result.assert_outcomes(passed=7)
+    result.assert_outcomes(passed=5)
     assert "never awaited" not in result.stdout.str()
     result.stdout.fnmatch_lines(
         [
@@ -302,3 +307,79 @@ def test_a_fixture_that_sets_its_own_loop_leaves_the_worker_s_loop_current(
         """
     )
     suite.runpytest(DIST, *mode).assert_outcomes(passed=2)
+
+
+COLLECTOR_SUITE = """
+    import asyncio, gc, json
+    import pytest
+
+    def seen(name):
+        with open("thresholds.jsonl", "a") as out:
+            out.write(json.dumps([name, gc.get_threshold()]) + "\\n")
+
+    @pytest.mark.parametrize("i", range(4))
+    async def test_overlapping(i):
+        await asyncio.sleep(0.05)
+        seen(f"async{i}")
+
+    def test_alone():
+        seen("sync")
+    """
+
+
+def _thresholds(pytester: pytest.Pytester) -> dict[str, list[int]]:
+    lines = (pytester.path / "thresholds.jsonl").read_text().splitlines()
+    return {name: threshold for name, threshold in map(json.loads, lines)}
+
+
+@pytest.mark.parametrize("mode", [[], ["-n", "2"]], ids=["one-process", "n2"])
+def test_the_collector_runs_less_often_only_while_tests_overlap(
+    suite: pytest.Pytester, mode: list[str]
+) -> None:
+    """Overlapping tests see the youngest generation's threshold raised (their
+    suspended protocols outlive it otherwise); a test that runs alone sees the
+    usual one, and so does the process after the run."""
+    before = gc.get_threshold()
+    suite.makepyfile(COLLECTOR_SUITE)
+    suite.runpytest(DIST, *mode, "-p", "no:randomly").assert_outcomes(passed=5)
+    seen = _thresholds(suite)
+    assert {name: seen[name] for name in seen if name.startswith("async")} == {
+        f"async{i}": [YOUNG_WHILE_OVERLAPPING, before[1], before[2]] for i in range(4)
+    }
+    assert seen["sync"] == list(before)
+    assert gc.get_threshold() == before
+
+
+def test_thresholds_a_suite_sets_itself_are_left_as_they_are(suite: pytest.Pytester) -> None:
+    suite.makeconftest(
+        """
+        import gc
+
+        def pytest_configure(config):
+            config.stash_thresholds = gc.get_threshold()
+            gc.set_threshold(5000, 20, 30)
+
+        def pytest_unconfigure(config):
+            gc.set_threshold(*config.stash_thresholds)
+        """
+    )
+    suite.makepyfile(COLLECTOR_SUITE)
+    suite.runpytest(DIST, "-p", "no:randomly").assert_outcomes(passed=5)
+    assert set(map(tuple, _thresholds(suite).values())) == {(5000, 20, 30)}
+
+
+def test_the_usual_thresholds_are_back_after_the_run(suite: pytest.Pytester) -> None:
+    before = gc.get_threshold()
+    suite.makepyfile(
+        """
+        import asyncio, gc
+        import pytest
+
+        @pytest.mark.parametrize("i", range(3))
+        async def test_overlapping(i):
+            await asyncio.sleep(0.02)
+            assert gc.get_threshold()[0] > 2000
+        """
+    )
+    suite.runpytest(DIST).assert_outcomes(passed=3)
+    assert gc.get_threshold() == before

@@ -47,6 +47,7 @@ import pytest
 
 from .._compat import BaseExceptionGroup
 from .._core.admission import Admission, Claim
+from .._core.gcpause import SpacedCollections
 from .batches import Batches
 from .bridge import (
     await_only,
@@ -98,6 +99,7 @@ class WorkerLoop:
         self._session = session
         self._timeout_of = timeout_of
         self._output = OutputRouting(session.config)
+        self._collections = SpacedCollections()
         self._claim_of = claim_of
         self._on_done = on_done
         self._on_start = on_start
@@ -265,6 +267,7 @@ class WorkerLoop:
                 if self._on_not_started is not None:
                     self._on_not_started(running.item)
                 return
+            self._collections.overlapping(not running.claim.alone)
             try:
                 await run_test(
                     running.item,
@@ -416,6 +419,7 @@ class WorkerLoop:
             )
             patches.callback(self._deadlines.close)
             patches.callback(self._output.off)
+            patches.callback(self._collections.restore)
             try:
                 await self._serve()
             finally:
