@@ -211,7 +211,7 @@ def test_tasks_a_test_leaves_running_are_cancelled_after_its_teardown(
         """
     )
     result = suite.runpytest(DIST, "-rA", *mode)
-    result.assert_outcomes(passed=5)
+    result.assert_outcomes(passed=7)
     assert "never awaited" not in result.stdout.str()
     result.stdout.fnmatch_lines(
         [
