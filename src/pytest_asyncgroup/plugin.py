@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from . import _compat, hookspecs
+from ._core import gcpause  # noqa: F401  (reads the collector's thresholds now, before conftests)
 from ._core.settings import (
     DEFAULT_ALONE_FIXTURES,
     DEFAULT_BLOCK_THRESHOLD,

@@ -355,16 +355,12 @@ def test_thresholds_a_suite_sets_itself_are_left_as_they_are(suite: pytest.Pytes
         """
         import gc
 
-        def pytest_configure(config):
-            config.stash_thresholds = gc.get_threshold()
-            gc.set_threshold(5000, 20, 30)
-
-        def pytest_unconfigure(config):
-            gc.set_threshold(*config.stash_thresholds)
+        gc.set_threshold(5000, 20, 30)
         """
     )
     suite.makepyfile(COLLECTOR_SUITE)
-    suite.runpytest(DIST, "-p", "no:randomly").assert_outcomes(passed=5)
+    # In a process of its own: the plugin reads the thresholds when it is loaded.
+    suite.runpytest_subprocess(DIST, "-p", "no:randomly").assert_outcomes(passed=5)
     assert set(map(tuple, _thresholds(suite).values())) == {(5000, 20, 30)}
 
 

@@ -26,7 +26,8 @@ import gc
 from collections.abc import Iterator
 
 _LOADED = gc.get_threshold()
-"""The collector's thresholds when the plugin was loaded, before any conftest ran."""
+"""The collector's thresholds when the plugin was loaded, before any conftest ran
+(``plugin.py`` imports this module for that)."""
 
 YOUNG_WHILE_OVERLAPPING = 20_000
 """Allocations between two collections of the youngest generation while tests overlap."""
