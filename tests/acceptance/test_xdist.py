@@ -193,6 +193,7 @@ def broken():
 def test_passes(noted, n, record_property):
     print("out", n)
     record_property("called", n)
+    record_property("values", (n, 0.5, None, "é", b"raw", frozenset({"f"}), [("t",)]))
 
 def test_fails(noted):
     try:
@@ -245,24 +246,83 @@ def pytest_runtest_logreport(report):
     config = CONFIG[0]
     data = config.hook.pytest_report_to_serializable(config=config, report=report)
     fields = {key: value for key, value in data.items() if key not in VARIES and key != OURS}
-    text = re.sub(r"\\bgw\\d+\\b", "gw", json.dumps(fields, sort_keys=True))
+    line = {
+        "nodeid": data["nodeid"],
+        "when": data["when"],
+        # As JSON, to read; as repr, where a tuple is not a list and 1 is not True.
+        "json": json.dumps(fields, sort_keys=True, default=repr),
+        "typed": repr(sorted(fields.items())),
+    }
     with LOG.open("a") as fh:
-        fh.write(text + "\\n")
+        fh.write(re.sub(r"\\bgw\\d+\\b", "gw", json.dumps(line)) + "\\n")
 """
 
 
-def _fields(pytester: pytest.Pytester, *args: str) -> dict[tuple[str, str], str]:
-    """(nodeid, phase) -> the report's fields as JSON text (``1`` and ``true`` differ)."""
+def _fields(pytester: pytest.Pytester, *args: str) -> dict[tuple[str, str], tuple[str, str]]:
+    """(nodeid, phase) -> the report's fields as JSON text and as their repr (where
+    ``1`` and ``True`` differ, and a tuple from a list)."""
     log = pytester.path / "fields.jsonl"
     log.unlink(missing_ok=True)
     pytester.runpytest_subprocess("-p", "no:randomly", "-n", "2", *args)
-    seen: dict[tuple[str, str], str] = {}
+    seen: dict[tuple[str, str], tuple[str, str]] = {}
     for line in log.read_text().splitlines():
         data = json.loads(line)
         key = (data["nodeid"], data["when"])
         assert key not in seen, key
-        seen[key] = line
+        seen[key] = (data["json"], data["typed"])
     return seen
+
+
+# Each worker counts the messages it sends the controller (wrapping execnet's
+# ``Channel.send`` in the worker process): every batch of events goes packed.
+PACKED_CONFTEST = """
+import collections, json, os
+from pathlib import Path
+
+from execnet import gateway_base
+
+SENT = collections.Counter()
+
+def pytest_configure(config):
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    send = gateway_base.Channel.send
+
+    def counting(self, item):
+        if isinstance(item, tuple) and item and item[0] == "pytest_asyncgroup_events":
+            SENT["packed" if "packed" in item[1] else "unpacked"] += 1
+        elif isinstance(item, tuple) and item and item[0] == "testreport":
+            SENT["report alone"] += 1
+        return send(self, item)
+
+    gateway_base.Channel.send = counting
+
+def pytest_unconfigure(config):
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        worker = os.environ["PYTEST_XDIST_WORKER"]
+        Path(config.rootpath, f"sent-{worker}.json").write_text(json.dumps(SENT))
+"""
+
+
+def test_a_workers_events_go_packed(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(PACKED_CONFTEST)
+    pytester.makepyfile(
+        """
+        import asyncio, pytest
+
+        @pytest.mark.parametrize("i", range(20))
+        async def test_awaits(i):
+            await asyncio.sleep(0.01)
+            assert i != 7
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:randomly", "-n", "2", "--dist=asyncgroup")
+    result.assert_outcomes(passed=19, failed=1)
+    sent = Counter[str]()
+    for worker in ("gw0", "gw1"):
+        sent.update(json.loads((pytester.path / f"sent-{worker}.json").read_text()))
+    assert sent["packed"] >= 2  # (the failing report goes at once, packed too)
+    assert sent["unpacked"] == sent["report alone"] == 0
 
 
 def test_the_controller_gets_each_reports_fields_as_over_xdists_own_wire(
@@ -277,13 +337,15 @@ def test_the_controller_gets_each_reports_fields_as_over_xdists_own_wire(
         assert ours[key] == plain[key], key
     # The suite exercises what it claims to: 6 tests, 3 phases each but one.
     assert len(plain) == 6 * 3 - 1
-    call = json.loads(plain[("test_fields.py::test_passes[1]", "call")])
-    assert call["user_properties"] == [["set up", 1], ["called", 1]]
+    call = json.loads(plain[("test_fields.py::test_passes[1]", "call")][0])
+    assert call["user_properties"][:2] == [["set up", 1], ["called", 1]]
+    values = "('values', (1, 0.5, None, 'é', b'raw', frozenset({'f'}), [('t',)]))"
+    assert values in plain[("test_fields.py::test_passes[1]", "call")][1]
     assert call["kind"] is True
     assert call["not_first"] == {"when": "call"}
     assert "only_first" not in call
     assert "slow" in call["keywords"]
-    teardown = json.loads(plain[("test_fields.py::test_passes[1]", "teardown")])
+    teardown = json.loads(plain[("test_fields.py::test_passes[1]", "teardown")][0])
     assert teardown["user_properties"][-1] == ["torn down", True]
-    chained = json.loads(plain[("test_fields.py::test_fails", "call")])["longrepr"]
+    chained = json.loads(plain[("test_fields.py::test_fails", "call")][0])["longrepr"]
     assert len(chained["chain"]) == 2

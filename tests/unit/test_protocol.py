@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import execnet
+import pytest
 
 from pytest_asyncgroup._xdist.protocol import EVENTS, EventBatcher, unpack
 
@@ -13,12 +14,13 @@ from pytest_asyncgroup._xdist.protocol import EVENTS, EventBatcher, unpack
 class Wire:
     """What the batcher sent, and the callbacks it asked to run at the loop's next pass."""
 
-    def __init__(self) -> None:
+    def __init__(self, packed: bool) -> None:
+        self.packed = packed
         self.messages: list[tuple[str, dict[str, Any]]] = []
         self.next_pass: list[Callable[[], None]] = []
 
     def batcher(self) -> EventBatcher:
-        return EventBatcher(self.send, self.later)
+        return EventBatcher(self.send, self.later, packed=self.packed)
 
     def send(self, name: str, kwargs: dict[str, Any]) -> None:
         """Through execnet's serializer, as a channel sends: the controller's copy."""
@@ -37,6 +39,12 @@ class Wire:
         return [event for message in self.messages for event in unpack(message)]
 
 
+@pytest.fixture(params=[True, False], ids=["packed", "unpacked"])
+def wire(request: pytest.FixtureRequest) -> Wire:
+    """Events packed (a controller that reads them) and not (one that does not)."""
+    return Wire(packed=request.param)
+
+
 def report(when: str, outcome: str = "passed") -> tuple[str, dict[str, Any]]:
     return ("testreport", {"data": {"when": when, "outcome": outcome, "nodeid": "t"}})
 
@@ -52,8 +60,7 @@ def one_test(outcome: str = "passed") -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
-def test_a_test_started_and_ended_between_two_settled_points_is_one_message() -> None:
-    wire = Wire()
+def test_a_test_started_and_ended_between_two_settled_points_is_one_message(wire: Wire) -> None:
     batcher = wire.batcher()
     batcher.started("t", ("t.py", 1, "t"))  # admitted: the engine then settles
     batcher.flush()
@@ -62,15 +69,14 @@ def test_a_test_started_and_ended_between_two_settled_points_is_one_message() ->
         batcher.event(name, kwargs)
     batcher.started("u", ("t.py", 2, "u"))  # the freed claim admits the next test
     batcher.flush()  # settled: nothing of t's or u's code runs before this
-    assert [name for name, _ in wire.messages] == ["logstart", EVENTS]
+    assert [name for name, _ in wire.messages] == [EVENTS if wire.packed else "logstart", EVENTS]
     assert wire.received()[1:] == [
         *one_test()[1:],
         ("logstart", {"nodeid": "u", "location": ("t.py", 2, "u")}),
     ]
 
 
-def test_a_logstart_not_announced_goes_as_xdist_sent_it() -> None:
-    wire = Wire()
+def test_a_logstart_not_announced_goes_as_xdist_sent_it(wire: Wire) -> None:
     batcher = wire.batcher()
     for name, kwargs in one_test():
         batcher.event(name, kwargs)
@@ -78,8 +84,7 @@ def test_a_logstart_not_announced_goes_as_xdist_sent_it() -> None:
     assert wire.received() == one_test()
 
 
-def test_a_failing_report_goes_at_once_with_what_was_held() -> None:
-    wire = Wire()
+def test_a_failing_report_goes_at_once_with_what_was_held(wire: Wire) -> None:
     batcher = wire.batcher()
     events = one_test("failed")
     for name, kwargs in events[:3]:  # up to the failing call report
@@ -87,8 +92,7 @@ def test_a_failing_report_goes_at_once_with_what_was_held() -> None:
     assert wire.received() == events[:3]  # -x acts on it before the teardown ends
 
 
-def test_held_events_go_at_the_loops_next_pass() -> None:
-    wire = Wire()
+def test_held_events_go_at_the_loops_next_pass(wire: Wire) -> None:
     batcher = wire.batcher()
     for name, kwargs in one_test()[:2]:  # started, set up, then it awaits
         batcher.event(name, kwargs)
@@ -104,3 +108,74 @@ def test_other_messages_pass_through_unpack() -> None:
     end = object()  # execnet's end marker when the channel closes
     assert unpack(end) == [end]
     assert unpack(("logstart", {"nodeid": "t"})) == [("logstart", {"nodeid": "t"})]
+
+
+def _typed(value: Any) -> Any:
+    """``value`` with every container's and scalar's type spelled out, to compare."""
+    if isinstance(value, dict):
+        return ("dict", sorted((_typed(k), _typed(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__, [_typed(v) for v in value])
+    if isinstance(value, (set, frozenset)):
+        return (type(value).__name__, sorted(map(_typed, value)))
+    return (type(value).__name__, repr(value))
+
+
+# A serialized report of the shapes pytest and plugins put in one.
+REPORT = {
+    "nodeid": "test_m.py::test_f[é]",
+    "location": ("test_m.py", 12, "test_f[é]"),
+    "keywords": {"test_f[é]": 1, "parametrize": 1, "test_m.py": 1},
+    "outcome": "failed",
+    "longrepr": {
+        "reprcrash": {"path": "/x/test_m.py", "lineno": 13, "message": "assert 1 == 2"},
+        "reprtraceback": {"reprentries": [{"type": "ReprEntry", "data": {"lines": ["> x"]}}]},
+        "sections": [("Captured stdout call", "out\n")],
+        "chain": None,
+    },
+    "when": "call",
+    "user_properties": [("n", 1), ("flag", True), ("big", 2**70), ("raw", b"\x00")],
+    "sections": [("Captured stdout call", "out\n")],
+    "duration": 0.125,
+    "start": 1700000000.5,
+    "stop": 1700000000.625,
+    "$report_type": "TestReport",
+    "item_index": 3,
+    "worker_id": "gw0",
+    "extra": {"set": {1, 2}, "frozen": frozenset({"a"}), "none": None, "nan": float("inf")},
+}
+
+
+def test_packed_events_arrive_as_execnet_delivers_them() -> None:
+    events = [
+        ("logstart", {"nodeid": REPORT["nodeid"], "location": REPORT["location"]}),
+        ("testreport", {"data": REPORT}),
+        ("runtest_protocol_complete", {"item_index": 3, "duration": 0.25}),
+    ]
+    received = []
+    for packed in (True, False):
+        wire = Wire(packed)
+        batcher = wire.batcher()
+        for name, kwargs in events:
+            batcher.event(name, kwargs)
+        batcher.flush()  # (the failing report went at once, with the logstart)
+        assert [kwargs.get("packed") is not None for _, kwargs in wire.messages] == [packed] * 2
+        received.append(_typed(wire.received()))
+    assert received[0] == received[1]
+    assert received[0] == _typed(events)
+
+
+class _Name(str):
+    """A value neither marshal nor execnet sends."""
+
+
+def test_a_message_marshal_refuses_goes_as_xdist_sends_it() -> None:
+    wire = Wire(packed=True)
+    batcher = wire.batcher()
+    batcher.event("testreport", {"data": {"when": "setup", "outcome": "passed", "x": _Name()}})
+    with pytest.raises(execnet.DataFormatError, match="can't serialize"):
+        batcher.flush()  # execnet's own error, as under xdist's own wire
+    batcher.event(*report("setup"))
+    batcher.flush()  # the next message is packed again
+    assert "packed" in wire.messages[-1][1]
+    assert wire.received() == [report("setup")]

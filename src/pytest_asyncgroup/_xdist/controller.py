@@ -17,7 +17,7 @@ from .._core.plan import OutsizedGroup, keyed_groups, outsized_groups
 from .._core.settings import Settings
 from .._session.history import load_durations
 from .._session.stopping import FirstStop
-from .protocol import SIDE_CHANNEL, Collection, unpack
+from .protocol import MARSHAL_FORMAT, PACKED, SIDE_CHANNEL, Collection, unpack
 from .scheduler import AsyncGroupScheduling
 
 if TYPE_CHECKING:
@@ -44,6 +44,7 @@ class ControllerRun:
     def pytest_configure_node(self, node: WorkerController) -> None:
         channel = node.gateway.newchannel()
         node.workerinput[SIDE_CHANNEL] = channel
+        node.workerinput[PACKED] = MARSHAL_FORMAT  # it reads packed events
         self._channels[node] = channel
         _compat.unpack_worker_events(node, unpack)
 

@@ -30,7 +30,15 @@ from .._engine import Stall, TestRecord, WorkerLoop, run_interruptible
 from .._session.declarations import declaration_of, declare_all
 from .._session.engine import new_worker_loop
 from .._session.loop_factory import loop_factory_of
-from .protocol import SIDE_CHANNEL, STOP_COMMAND, WHOLE, Collection, EventBatcher
+from .protocol import (
+    MARSHAL_FORMAT,
+    PACKED,
+    SIDE_CHANNEL,
+    STOP_COMMAND,
+    WHOLE,
+    Collection,
+    EventBatcher,
+)
 
 _INDEX: contextvars.ContextVar[int] = contextvars.ContextVar("pytest_asyncgroup_item_index")
 _CHANNEL_CLOSED = object()
@@ -42,6 +50,7 @@ class WorkerRun:
         self.settings = settings
         workerinput = _compat.worker_input(config) or {}
         self._side_channel = workerinput[SIDE_CHANNEL]
+        self._packed = workerinput.get(PACKED) == MARSHAL_FORMAT
         self._items: list[pytest.Item] = []
         self._index_of: dict[pytest.Item, int] = {}
         self._loop: WorkerLoop | None = None
@@ -91,7 +100,7 @@ class WorkerRun:
         self._interactor.channel.setcallback(on_command, endmarker=_CHANNEL_CLOSED)
         # xdist's six events per test travel together with others' (_protocol.py).
         self._batcher = batcher = EventBatcher(
-            _compat.worker_event_sender(self._interactor), running.call_soon
+            _compat.worker_event_sender(self._interactor), running.call_soon, packed=self._packed
         )
         unroute = _compat.route_worker_events(self._interactor, batcher.event)
         try:
