@@ -21,7 +21,12 @@ Scenarios (``--scenario``, repeatable, or ``all``):
 
 ``--pairs N`` prints, instead of a page, N interleaved runs of ours at ``-n 2`` and
 ``--dist load`` with the median of their per-pair ratios: steadier than a ratio of
-medians on a machine whose speed drifts between runs.
+medians on a machine whose speed drifts between runs. ``--pair A,B`` picks the two
+runners (names in :data:`PAIRS`), one for each of issue 22's targets:
+
+    python benchmarks/compare.py --scenario io-5000 --pairs 8 --pair ours,cooperative
+    python benchmarks/compare.py --scenario io-5000 --pairs 8 --pair cap100,cooperative
+    python benchmarks/compare.py --scenario sync --pairs 24 --pair one,sequential
 """
 
 from __future__ import annotations
@@ -105,6 +110,15 @@ def all_runners(n: int) -> dict[str, Runner]:
 
 
 SEQUENTIAL = ("pytest-asyncio (sequential)", "pytest-asyncio, -n {n} --dist load")
+PAIRS = {
+    "ours": OURS,
+    "one": "asyncgroup, -n 0",
+    "cap100": CAP_100,
+    "load": SEQUENTIAL[1],
+    "sequential": SEQUENTIAL[0],
+    "cooperative": "asyncio-cooperative",
+}
+"""Short names for ``--pair``: ours at -n N, in one process, at cap 100; the others."""
 LOADGROUP = "pytest-asyncio, -n {n} --dist loadgroup"
 UNDER_XDIST = ("asyncio-concurrent, -n {n}", "asyncio-cooperative, -n {n}")
 
@@ -489,11 +503,19 @@ def _run_row(
     print(f"    {outcome.wall:.2f} s, exit {outcome.exit_code}, {outcome.counts}", flush=True)
 
 
-def run_pairs(scenario: Scenario, n: int, pairs: int, timeout: float, work: Path) -> float:
-    """Ours and ``--dist load`` on the scenario's first suite, alternately, ``pairs``
-    times (the first of each pair alternates too); return the median per-pair ratio."""
+def run_pairs(
+    scenario: Scenario,
+    n: int,
+    pairs: int,
+    timeout: float,
+    work: Path,
+    pair: tuple[str, str] = ("ours", "load"),
+) -> float:
+    """Two runners (:data:`PAIRS` names; ours at -n N and ``--dist load`` unless
+    told) on the scenario's first suite, alternately, ``pairs`` times (the first of
+    each pair alternates too); return the median per-pair ratio, first over second."""
     catalogue = all_runners(n)
-    ours, load = catalogue[OURS.format(n=n)], catalogue[SEQUENTIAL[1].format(n=n)]
+    ours, load = (catalogue[PAIRS[name].format(n=n)] for name in pair)
     suite = scenario.variants[0]
     directories = {}
     for runner in (ours, load):
@@ -501,21 +523,25 @@ def run_pairs(scenario: Scenario, n: int, pairs: int, timeout: float, work: Path
         directory = work / "pairs" / scenario.name / _slug(runner.name)
         directories[runner.name] = _prepare(suite, runner, directory)
         runs.warm(runner, directory, timeout)
-    ratios = []
-    for pair in range(pairs):
-        walls = {}
-        for runner in (ours, load) if pair % 2 == 0 else (load, ours):
-            walls[runner.name] = runs.run(runner, directories[runner.name], timeout).wall
+    ratios, cpu_ratios = [], []
+    for number in range(pairs):
+        walls, cpus = {}, {}
+        for runner in (ours, load) if number % 2 == 0 else (load, ours):
+            outcome = runs.run(runner, directories[runner.name], timeout)
+            walls[runner.name], cpus[runner.name] = outcome.wall, outcome.cpu or 0.0
         ratios.append(walls[ours.name] / walls[load.name])
+        cpu_ratios.append(cpus[ours.name] / cpus[load.name] if cpus[load.name] else 0.0)
         print(
-            f"  pair {pair + 1}: ours {walls[ours.name]:.2f} s, {load.name}"
-            f" {walls[load.name]:.2f} s: {ratios[-1]:.2f}x",
+            f"  pair {number + 1}: {ours.name} {walls[ours.name]:.2f} s"
+            f" ({cpus[ours.name]:.2f} s CPU), {load.name} {walls[load.name]:.2f} s"
+            f" ({cpus[load.name]:.2f} s CPU): {ratios[-1]:.2f}x",
             flush=True,
         )
     median = statistics.median(ratios)
     print(
-        f"{scenario.name}: ours takes {median:.2f}x as long as {load.name} (median of"
-        f" {pairs} pairs, {min(ratios):.2f}x to {max(ratios):.2f}x)"
+        f"{scenario.name}: {ours.name} takes {median:.2f}x as long as {load.name} (median"
+        f" of {pairs} pairs, {min(ratios):.2f}x to {max(ratios):.2f}x), and"
+        f" {statistics.median(cpu_ratios):.2f}x its CPU"
     )
     return median
 
@@ -554,7 +580,16 @@ def main() -> None:
     parser.add_argument(
         "--pairs", type=int, metavar="N", help="print N interleaved pairs: ours, --dist load"
     )
+    parser.add_argument(
+        "--pair",
+        default="ours,load",
+        metavar="A,B",
+        help=f"the two runners of --pairs (default ours,load), of: {', '.join(PAIRS)}",
+    )
     options = parser.parse_args()
+    pair = tuple(options.pair.split(","))
+    if len(pair) != 2 or any(name not in PAIRS for name in pair):
+        parser.error(f"--pair: two of {', '.join(PAIRS)}, as A,B; got {options.pair!r}")
     table = scenarios(options.quick)
     chosen = options.scenario or ["all"]
     names = list(table) if "all" in chosen else chosen
@@ -566,7 +601,7 @@ def main() -> None:
     for name in names:
         print(f"== {name}", flush=True)
         if options.pairs:
-            run_pairs(table[name], options.workers, options.pairs, options.timeout, WORK)
+            run_pairs(table[name], options.workers, options.pairs, options.timeout, WORK, pair)
             continue
         if options.render:
             raw = json.loads((out / f"{name}.json").read_text())
