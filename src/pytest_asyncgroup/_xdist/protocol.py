@@ -16,15 +16,16 @@ running our loop understand one more command, :data:`STOP_COMMAND`, and xdist's
 asked for, or none: a group of tests sharing keys moves only whole).
 
 Worker -> controller, a worker sends xdist's own events, in xdist's order, but
-several to a message (:class:`EventBatcher`), packed with :mod:`marshal` when the
-controller says it reads them (:data:`PACKED`, in ``workerinput``). An event waits for the engine's
-next *settled* point, where no test code runs before the held events are out
-(``WorkerLoop``'s ``settled``), or for the loop's next pass, whichever comes
-first. The engine settles when it has admitted tests, and when a test completes,
-after admitting what its freed claim lets start: so a test's reports, its
-``logfinish`` and ``runtest_protocol_complete`` travel with the ``logstart`` of
-the tests that take its place, in one message, and a crash can lose neither.
-A test's ``logstart`` is sent when the engine admits it (:meth:`EventBatcher.started`),
+several to a message (:class:`EventBatcher`), packed with :mod:`marshal` when
+the controller says it reads them (:data:`PACKED`, in ``workerinput``). An
+event waits for the engine's next *settled* point, where no test code runs
+before the held events are out (``WorkerLoop``'s ``settled``), or for the
+loop's next pass, whichever comes first. The engine settles when it has
+admitted tests, and when a test completes, after admitting what its freed claim
+lets start: so a test's reports, its ``logfinish`` and
+``runtest_protocol_complete`` travel with the ``logstart`` of the tests that
+take its place, in one message, and a crash can lose neither. A test's
+``logstart`` is sent when the engine admits it (:meth:`EventBatcher.started`),
 before its code can run, and xdist's own ``logstart`` for it is then dropped. A
 failing report goes at once (``-x`` acts on it). The controller unpacks
 :data:`EVENTS` messages before xdist handles them.
