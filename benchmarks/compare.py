@@ -515,10 +515,10 @@ def run_pairs(
     told) on the scenario's first suite, alternately, ``pairs`` times (the first of
     each pair alternates too); return the median per-pair ratio, first over second."""
     catalogue = all_runners(n)
-    ours, load = (catalogue[PAIRS[name].format(n=n)] for name in pair)
+    first, second = (catalogue[PAIRS[name].format(n=n)] for name in pair)
     suite = scenario.variants[0]
     directories = {}
-    for runner in (ours, load):
+    for runner in (first, second):
         environments.ensure(runner.env)
         directory = work / "pairs" / scenario.name / _slug(runner.name)
         directories[runner.name] = _prepare(suite, runner, directory)
@@ -526,20 +526,20 @@ def run_pairs(
     ratios, cpu_ratios = [], []
     for number in range(pairs):
         walls, cpus = {}, {}
-        for runner in (ours, load) if number % 2 == 0 else (load, ours):
+        for runner in (first, second) if number % 2 == 0 else (second, first):
             outcome = runs.run(runner, directories[runner.name], timeout)
             walls[runner.name], cpus[runner.name] = outcome.wall, outcome.cpu or 0.0
-        ratios.append(walls[ours.name] / walls[load.name])
-        cpu_ratios.append(cpus[ours.name] / cpus[load.name] if cpus[load.name] else 0.0)
+        ratios.append(walls[first.name] / walls[second.name])
+        cpu_ratios.append(cpus[first.name] / cpus[second.name] if cpus[second.name] else 0.0)
         print(
-            f"  pair {number + 1}: {ours.name} {walls[ours.name]:.2f} s"
-            f" ({cpus[ours.name]:.2f} s CPU), {load.name} {walls[load.name]:.2f} s"
-            f" ({cpus[load.name]:.2f} s CPU): {ratios[-1]:.2f}x",
+            f"  pair {number + 1}: {first.name} {walls[first.name]:.2f} s"
+            f" ({cpus[first.name]:.2f} s CPU), {second.name} {walls[second.name]:.2f} s"
+            f" ({cpus[second.name]:.2f} s CPU): {ratios[-1]:.2f}x",
             flush=True,
         )
     median = statistics.median(ratios)
     print(
-        f"{scenario.name}: {ours.name} takes {median:.2f}x as long as {load.name} (median"
+        f"{scenario.name}: {first.name} takes {median:.2f}x as long as {second.name} (median"
         f" of {pairs} pairs, {min(ratios):.2f}x to {max(ratios):.2f}x), and"
         f" {statistics.median(cpu_ratios):.2f}x its CPU"
     )
