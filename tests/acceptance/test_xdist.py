@@ -290,7 +290,10 @@ def pytest_configure(config):
 
     def counting(self, item):
         if isinstance(item, tuple) and item and item[0] == "pytest_asyncgroup_events":
-            SENT["packed" if "packed" in item[1] else "unpacked"] += 1
+            if "journaled" in item[1]:
+                SENT["journaled messages"] += 1
+                SENT["journaled batches"] += len(item[1]["journaled"])
+            SENT["packed" if {"packed", "journaled"} & set(item[1]) else "unpacked"] += 1
         elif isinstance(item, tuple) and item and item[0] == "testreport":
             SENT["report alone"] += 1
         return send(self, item)
@@ -323,6 +326,34 @@ def test_a_workers_events_go_packed(pytester: pytest.Pytester) -> None:
         sent.update(json.loads((pytester.path / f"sent-{worker}.json").read_text()))
     assert sent["packed"] >= 2  # (the failing report goes at once, packed too)
     assert sent["unpacked"] == sent["report alone"] == 0
+
+
+def test_a_local_worker_journals_its_events_and_sends_them_in_fewer_messages(
+    pytester: pytest.Pytester,
+) -> None:
+    # A worker on this machine writes each settled batch to a file the controller
+    # reads if the worker dies (test_crashes.py), and sends batches together.
+    pytester.makeconftest(PACKED_CONFTEST)
+    pytester.makepyfile(
+        """
+        import asyncio, pytest
+
+        @pytest.mark.parametrize("i", range(100))
+        async def test_awaits(i):
+            await asyncio.sleep(0.05)
+        """
+    )
+    temp = pytester.mkdir("temp")
+    pytester._monkeypatch.setenv("TMPDIR", str(temp))
+    result = pytester.runpytest_subprocess("-p", "no:randomly", "-n", "1", "--dist=asyncgroup")
+    result.assert_outcomes(passed=100)
+    sent = Counter[str](json.loads((pytester.path / "sent-gw0.json").read_text()))
+    assert sent["unpacked"] == sent["report alone"] == 0
+    assert sent["packed"] == sent["journaled messages"]
+    # Each test settles its worker at least once; messages carry several batches.
+    assert sent["journaled batches"] >= 100
+    assert sent["journaled messages"] * 2 < sent["journaled batches"]
+    assert list(temp.iterdir()) == []  # the journals are gone with the run
 
 
 def test_the_controller_gets_each_reports_fields_as_over_xdists_own_wire(

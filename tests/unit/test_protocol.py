@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import execnet
 import pytest
 
-from pytest_asyncgroup._xdist.protocol import EVENTS, EventBatcher, unpack
+from pytest_asyncgroup._compat import worker_is_local
+from pytest_asyncgroup._xdist.protocol import (
+    EVENTS,
+    HOLD,
+    EventBatcher,
+    Journal,
+    Receiver,
+    read_journal,
+    unpack,
+)
 
 
 class Wire:
@@ -179,3 +190,138 @@ def test_a_message_marshal_refuses_goes_as_xdist_sends_it() -> None:
     batcher.flush()  # the next message is packed again
     assert "packed" in wire.messages[-1][1]
     assert wire.received() == [report("setup")]
+
+
+class JournaledWire(Wire):
+    """A worker on the controller's machine: it journals packed batches to a file."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(packed=True)
+        self.path = path
+        self.journal = Journal(path)
+        self.timers: list[tuple[float, Callable[[], None]]] = []
+        self.receiver = Receiver(path)
+
+    def batcher(self) -> EventBatcher:
+        return EventBatcher(
+            self.send, self.later, packed=True, journal=self.journal, after=self.after
+        )
+
+    def after(self, delay: float, callback: Callable[[], None]) -> None:
+        self.timers.append((delay, callback))
+
+    def hold_ends(self) -> None:
+        due, self.timers = self.timers, []
+        for _, callback in due:
+            callback()
+
+    def received(self) -> list[Any]:
+        return [event for message in self.messages for event in self.receiver.unpack(message)]
+
+
+@pytest.fixture
+def journaled(tmp_path: Path) -> JournaledWire:
+    return JournaledWire(str(tmp_path / "gw0.journal"))
+
+
+def test_a_settled_point_journals_and_the_batches_go_together_after_the_hold(
+    journaled: JournaledWire,
+) -> None:
+    batcher = journaled.batcher()
+    batcher.started("t", ("t.py", 1, "t"))
+    batcher.flush()
+    for name, kwargs in one_test():
+        batcher.event(name, kwargs)
+    batcher.flush()
+    assert journaled.messages == []  # nothing woke the controller yet
+    assert len(read_journal(journaled.path)) == 2  # but a crash now loses nothing
+    assert [delay for delay, _ in journaled.timers] == [HOLD]  # one timer, from the first
+    journaled.hold_ends()
+    assert len(journaled.messages) == 1
+    assert read_journal(journaled.path) == []  # what is in the pipe is safe: not kept
+    assert journaled.received() == [
+        ("logstart", {"nodeid": "t", "location": ("t.py", 1, "t")}),
+        *one_test()[1:],
+    ]
+
+
+def test_a_failing_report_goes_at_once_with_what_was_journaled(
+    journaled: JournaledWire,
+) -> None:
+    batcher = journaled.batcher()
+    first = one_test()
+    for name, kwargs in first:
+        batcher.event(name, kwargs)
+    batcher.flush()
+    failing = one_test("failed")
+    for name, kwargs in failing[:3]:
+        batcher.event(name, kwargs)
+    assert journaled.received() == first + failing[:3]  # in order, with no timer fired
+
+
+def test_a_worker_gone_is_followed_by_what_it_journaled_and_never_sent(
+    journaled: JournaledWire,
+) -> None:
+    batcher = journaled.batcher()
+    for name, kwargs in one_test():
+        batcher.event(name, kwargs)
+    batcher.flush()
+    journaled.hold_ends()  # sent
+    batcher.started("u", ("t.py", 2, "u"))
+    batcher.flush()  # journaled, then the worker dies before its hold ends
+    with open(journaled.path, "ab") as file:  # and a record it was writing is cut short
+        file.write((100).to_bytes(4, "little") + (3).to_bytes(8, "little") + b"\x00" * 10)
+    end = object()  # execnet's end marker
+    journaled.messages.append(end)  # type: ignore[arg-type]
+    assert journaled.received() == [
+        *one_test(),
+        ("logstart", {"nodeid": "u", "location": ("t.py", 2, "u")}),
+        end,
+    ]
+    assert not os.path.exists(journaled.path)
+
+
+def test_a_worker_that_keeps_no_journal_sends_at_each_settled_point(tmp_path: Path) -> None:
+    wire = Wire(packed=False)  # a controller that reads no packed events
+    batcher = EventBatcher(
+        wire.send, wire.later, packed=False, journal=Journal(str(tmp_path / "j")), after=print
+    )
+    for name, kwargs in one_test():
+        batcher.event(name, kwargs)
+    batcher.flush()
+    assert wire.received() == one_test()
+    assert read_journal(str(tmp_path / "j")) == []
+
+
+def test_batches_sent_but_still_in_the_journal_come_once(journaled: JournaledWire) -> None:
+    # The worker died after sending its batches, before it emptied its journal.
+    batcher = journaled.batcher()
+    for name, kwargs in one_test():
+        batcher.event(name, kwargs)
+    batcher.flush()
+    kept = Path(journaled.path).read_bytes()
+    journaled.hold_ends()
+    Path(journaled.path).write_bytes(kept)
+    end = object()
+    journaled.messages.append(end)  # type: ignore[arg-type]
+    assert journaled.received() == [*one_test(), end]
+
+
+@pytest.mark.parametrize(
+    ("tx", "local"),
+    [
+        ("popen", True),
+        ("popen//python=python3.12", True),
+        ("popen//via=gw0", False),
+        ("socket=192.168.1.2:8888", False),
+        ("ssh=host//python=python3", False),
+    ],
+)
+def test_only_a_worker_on_this_machine_is_given_a_journal(tx: str, local: bool) -> None:
+    class Gateway:
+        spec = execnet.XSpec(tx)
+
+    class Node:
+        gateway = Gateway()
+
+    assert worker_is_local(Node()) is local

@@ -239,6 +239,9 @@ from .xdist import (
     worker_interactor as worker_interactor,
 )
 from .xdist import (
+    worker_is_local as worker_is_local,
+)
+from .xdist import (
     worker_output as worker_output,
 )
 from .xdist import (

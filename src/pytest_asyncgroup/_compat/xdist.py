@@ -167,6 +167,18 @@ def unpack_worker_events(node: Any, unpack: Callable[[Any], list[Any]]) -> None:
     node.process_from_remote = process_from_remote
 
 
+def worker_is_local(node: Any) -> bool:
+    """Whether ``node``'s worker runs on this machine, sharing its files.
+
+    ``node.gateway.spec`` is execnet's ``XSpec`` of ``--tx``: ``popen`` (the
+    default of ``-n``) without ``via`` starts a subprocess here; ``socket``,
+    ``ssh`` and ``via`` reach another interpreter, maybe elsewhere. Checked:
+    execnet 2.1.1, 2.1.2 (pytest-xdist 3.6.1, 3.8.0).
+    """
+    spec = getattr(getattr(node, "gateway", None), "spec", None)
+    return bool(getattr(spec, "popen", False)) and not getattr(spec, "via", None)
+
+
 # --- which worker a report came from ----------------------------------------------
 # xdist's worker adds ``worker_id`` ("gw0") to each serialized report, and the
 # controller's unserialized report keeps it as an attribute. Checked: xdist 3.6.1,

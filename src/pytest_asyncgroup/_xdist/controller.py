@@ -8,6 +8,9 @@ counts failures, as in any pytest run; ``_session/stopping.py``).
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -17,7 +20,7 @@ from .._core.plan import OutsizedGroup, keyed_groups, outsized_groups
 from .._core.settings import Settings
 from .._session.history import load_durations
 from .._session.stopping import FirstStop
-from .protocol import MARSHAL_FORMAT, PACKED, SIDE_CHANNEL, Collection, unpack
+from .protocol import JOURNAL, MARSHAL_FORMAT, PACKED, SIDE_CHANNEL, Collection, Receiver
 from .scheduler import AsyncGroupScheduling
 
 if TYPE_CHECKING:
@@ -39,6 +42,8 @@ class ControllerRun:
         self._channels: dict[WorkerController, Any] = {}
         self._session: pytest.Session | None = None
         self._first_stop = FirstStop(self._stop)
+        self._journals: Path | None = None
+        """The directory of the workers' journals (``protocol.py``), made for the first."""
 
     @pytest.hookimpl
     def pytest_configure_node(self, node: WorkerController) -> None:
@@ -46,7 +51,27 @@ class ControllerRun:
         node.workerinput[SIDE_CHANNEL] = channel
         node.workerinput[PACKED] = MARSHAL_FORMAT  # it reads packed events
         self._channels[node] = channel
-        _compat.unpack_worker_events(node, unpack)
+        journal = self._journal_for(node)
+        if journal is not None:
+            node.workerinput[JOURNAL] = journal
+        _compat.unpack_worker_events(node, Receiver(journal).unpack)
+
+    def _journal_for(self, node: WorkerController) -> str | None:
+        """Where ``node``'s worker journals its events (``protocol.py``), or ``None``:
+        a worker elsewhere cannot write our files, and without a temporary
+        directory a worker sends its events as they settle."""
+        if not _compat.worker_is_local(node):
+            return None
+        if self._journals is None:
+            try:
+                self._journals = Path(tempfile.mkdtemp(prefix="pytest-asyncgroup-"))
+            except OSError:
+                return None
+        return str(self._journals / f"{len(self._channels)}-{node.gateway.id}.journal")
+
+    def pytest_unconfigure(self) -> None:
+        if self._journals is not None:
+            shutil.rmtree(self._journals, ignore_errors=True)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> AsyncGroupScheduling:

@@ -31,6 +31,7 @@ from .._session.declarations import declaration_of, declare_all
 from .._session.engine import new_worker_loop
 from .._session.loop_factory import loop_factory_of
 from .protocol import (
+    JOURNAL,
     MARSHAL_FORMAT,
     PACKED,
     SIDE_CHANNEL,
@@ -38,6 +39,7 @@ from .protocol import (
     WHOLE,
     Collection,
     EventBatcher,
+    Journal,
 )
 
 _INDEX: contextvars.ContextVar[int] = contextvars.ContextVar("pytest_asyncgroup_item_index")
@@ -51,6 +53,7 @@ class WorkerRun:
         workerinput = _compat.worker_input(config) or {}
         self._side_channel = workerinput[SIDE_CHANNEL]
         self._packed = workerinput.get(PACKED) == MARSHAL_FORMAT
+        self._journal_path: str | None = workerinput.get(JOURNAL) if self._packed else None
         self._items: list[pytest.Item] = []
         self._index_of: dict[pytest.Item, int] = {}
         self._loop: WorkerLoop | None = None
@@ -98,16 +101,26 @@ class WorkerRun:
                 running.call_soon_threadsafe(self._command, command)
 
         self._interactor.channel.setcallback(on_command, endmarker=_CHANNEL_CLOSED)
-        # xdist's six events per test travel together with others' (_protocol.py).
+        # xdist's six events per test travel together with others' (protocol.py).
+        journal = None
+        if self._journal_path is not None:
+            with contextlib.suppress(OSError):  # without it, events go as they settle
+                journal = Journal(self._journal_path)
         self._batcher = batcher = EventBatcher(
-            _compat.worker_event_sender(self._interactor), running.call_soon, packed=self._packed
+            _compat.worker_event_sender(self._interactor),
+            running.call_soon,
+            packed=self._packed,
+            journal=journal,
+            after=running.call_later,
         )
         unroute = _compat.route_worker_events(self._interactor, batcher.event)
         try:
             await loop.serve()
         finally:
-            batcher.flush()
+            batcher.send_held()
             unroute()
+            if journal is not None:
+                journal.close()
 
     def _command(self, command: Any) -> None:
         loop = self._loop
