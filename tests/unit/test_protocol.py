@@ -325,3 +325,27 @@ def test_only_a_worker_on_this_machine_is_given_a_journal(tx: str, local: bool) 
         gateway = Gateway()
 
     assert worker_is_local(Node()) is local
+
+
+def test_a_journal_that_cannot_be_written_sends_everything_as_it_settles(
+    journaled: JournaledWire,
+) -> None:
+    batcher = journaled.batcher()
+    first = one_test()
+    for name, kwargs in first:
+        batcher.event(name, kwargs)
+    batcher.flush()  # journaled, waiting for its hold
+
+    def full(number: int, batch: bytes) -> None:
+        raise OSError(28, "No space left on device")
+
+    journaled.journal.append = full  # type: ignore[method-assign]
+    batcher.started("u", ("t.py", 2, "u"))
+    batcher.flush()  # sent at once, after what was journaled
+    assert journaled.received() == [
+        *first,
+        ("logstart", {"nodeid": "u", "location": ("t.py", 2, "u")}),
+    ]
+    batcher.started("v", ("t.py", 3, "v"))
+    batcher.flush()  # and so from now on
+    assert journaled.received()[-1] == ("logstart", {"nodeid": "v", "location": ("t.py", 3, "v")})

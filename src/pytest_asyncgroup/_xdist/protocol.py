@@ -201,11 +201,16 @@ class EventBatcher:
             except ValueError:  # a value it refuses: sent as xdist sends it (module docstring)
                 self._send_journaled()
             else:
+                if self._journal is not None:
+                    try:
+                        self._journal.append(self._numbered + 1, packed)
+                    except OSError:  # (a full disk): from now on, sent as they settle
+                        self._journal = None
+                        self._send_journaled()
                 if self._journal is None:
                     self._send(EVENTS, {"packed": packed})
                     return
                 self._numbered += 1
-                self._journal.append(self._numbered, packed)
                 self._journaled.append(packed)
                 if len(self._journaled) == 1:
                     assert self._after is not None
@@ -225,8 +230,9 @@ class EventBatcher:
         if self._journaled:
             batches, self._journaled = self._journaled, []
             self._send(EVENTS, {"journaled": batches, "last": self._numbered})
-            assert self._journal is not None
-            self._journal.clear()  # a death before this: the controller knows "last"
+            if self._journal is not None:  # a death before this: the controller knows "last"
+                with contextlib.suppress(OSError):
+                    self._journal.clear()
 
 
 def _may_wait(name: str, kwargs: dict[str, Any]) -> bool:
