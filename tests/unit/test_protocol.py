@@ -224,6 +224,15 @@ def journaled(tmp_path: Path) -> JournaledWire:
     return JournaledWire(str(tmp_path / "gw0.journal"))
 
 
+def settle_one_test(batcher: EventBatcher) -> list[tuple[str, dict[str, Any]]]:
+    """A passing test's events, up to the settled point after it: what was held."""
+    events = one_test()
+    for name, kwargs in events:
+        batcher.event(name, kwargs)
+    batcher.flush()
+    return events
+
+
 def test_a_settled_point_journals_and_the_batches_go_together_after_the_hold(
     journaled: JournaledWire,
 ) -> None:
@@ -249,10 +258,7 @@ def test_a_failing_report_goes_at_once_with_what_was_journaled(
     journaled: JournaledWire,
 ) -> None:
     batcher = journaled.batcher()
-    first = one_test()
-    for name, kwargs in first:
-        batcher.event(name, kwargs)
-    batcher.flush()
+    first = settle_one_test(batcher)
     failing = one_test("failed")
     for name, kwargs in failing[:3]:
         batcher.event(name, kwargs)
@@ -263,9 +269,7 @@ def test_a_worker_gone_is_followed_by_what_it_journaled_and_never_sent(
     journaled: JournaledWire,
 ) -> None:
     batcher = journaled.batcher()
-    for name, kwargs in one_test():
-        batcher.event(name, kwargs)
-    batcher.flush()
+    settle_one_test(batcher)
     journaled.hold_ends()  # sent
     batcher.started("u", ("t.py", 2, "u"))
     batcher.flush()  # journaled, then the worker dies before its hold ends
@@ -296,9 +300,7 @@ def test_a_worker_that_keeps_no_journal_sends_at_each_settled_point(tmp_path: Pa
 def test_batches_sent_but_still_in_the_journal_come_once(journaled: JournaledWire) -> None:
     # The worker died after sending its batches, before it emptied its journal.
     batcher = journaled.batcher()
-    for name, kwargs in one_test():
-        batcher.event(name, kwargs)
-    batcher.flush()
+    settle_one_test(batcher)
     kept = Path(journaled.path).read_bytes()
     journaled.hold_ends()
     Path(journaled.path).write_bytes(kept)
@@ -331,10 +333,7 @@ def test_a_journal_that_cannot_be_written_sends_everything_as_it_settles(
     journaled: JournaledWire,
 ) -> None:
     batcher = journaled.batcher()
-    first = one_test()
-    for name, kwargs in first:
-        batcher.event(name, kwargs)
-    batcher.flush()  # journaled, waiting for its hold
+    first = settle_one_test(batcher)  # journaled, waiting for its hold
 
     def full(number: int, batch: bytes) -> None:
         raise OSError(28, "No space left on device")
