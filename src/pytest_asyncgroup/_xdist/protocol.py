@@ -201,25 +201,30 @@ class EventBatcher:
             except ValueError:  # a value it refuses: sent as xdist sends it (module docstring)
                 self._send_journaled()
             else:
-                if self._journal is not None:
-                    try:
-                        self._journal.append(self._numbered + 1, packed)
-                    except OSError:  # (a full disk): from now on, sent as they settle
-                        self._journal = None
-                        self._send_journaled()
-                if self._journal is None:
+                if not self._journaled_to_go(packed):
                     self._send(EVENTS, {"packed": packed})
-                    return
-                self._numbered += 1
-                self._journaled.append(packed)
-                if len(self._journaled) == 1:
-                    assert self._after is not None
-                    self._after(HOLD, self._send_journaled)
                 return
         if len(held) == 1:
             self._send(*held[0])
         else:
             self._send(EVENTS, {"events": held})
+
+    def _journaled_to_go(self, packed: bytes) -> bool:
+        """Journal ``packed``, to go after the hold; ``False``: no journal (any more)."""
+        if self._journal is None:
+            return False
+        try:
+            self._journal.append(self._numbered + 1, packed)
+        except OSError:  # (a full disk): from now on, sent as they settle
+            self._journal = None
+            self._send_journaled()
+            return False
+        self._numbered += 1
+        self._journaled.append(packed)
+        if len(self._journaled) == 1:
+            assert self._after is not None
+            self._after(HOLD, self._send_journaled)
+        return True
 
     def send_held(self) -> None:
         """Send everything held or journaled, now (a failing report, the end)."""
@@ -249,7 +254,7 @@ def unpack(event: Any) -> list[Any]:
     if isinstance(event, tuple) and len(event) == 2 and event[0] == EVENTS:
         kwargs = event[1]
         if "journaled" in kwargs:
-            return [tuple(e) for batch in kwargs["journaled"] for e in marshal.loads(batch)]
+            return _events_of(kwargs["journaled"])
         packed = kwargs.get("packed")
         events = marshal.loads(packed) if packed is not None else kwargs["events"]
         return [tuple(inner) for inner in events]
@@ -280,7 +285,11 @@ class Receiver:
         with contextlib.suppress(OSError):
             os.remove(self._journal)
         self._journal = None
-        return [tuple(e) for batch in batches for e in marshal.loads(batch)]
+        return _events_of(batches)
+
+
+def _events_of(batches: list[bytes]) -> list[Any]:
+    return [tuple(event) for batch in batches for event in marshal.loads(batch)]
 
 
 @dataclass(frozen=True)
