@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -303,7 +304,9 @@ def pytest_configure(config):
 def pytest_unconfigure(config):
     if os.environ.get("PYTEST_XDIST_WORKER"):
         worker = os.environ["PYTEST_XDIST_WORKER"]
+        journal = config.workerinput.get("pytest_asyncgroup_journal")
         Path(config.rootpath, f"sent-{worker}.json").write_text(json.dumps(SENT))
+        Path(config.rootpath, f"journal-{worker}.txt").write_text(journal or "")
 """
 
 
@@ -329,7 +332,7 @@ def test_a_workers_events_go_packed(pytester: pytest.Pytester) -> None:
 
 
 def test_a_local_worker_journals_its_events_and_sends_them_in_fewer_messages(
-    pytester: pytest.Pytester,
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A worker on this machine writes each settled batch to a file the controller
     # reads if the worker dies (test_crashes.py), and sends batches together.
@@ -344,7 +347,7 @@ def test_a_local_worker_journals_its_events_and_sends_them_in_fewer_messages(
         """
     )
     temp = pytester.mkdir("temp")
-    pytester._monkeypatch.setenv("TMPDIR", str(temp))
+    monkeypatch.setenv("TMPDIR", str(temp))  # where the controller makes the journals
     result = pytester.runpytest_subprocess("-p", "no:randomly", "-n", "1", "--dist=asyncgroup")
     result.assert_outcomes(passed=100)
     sent = Counter[str](json.loads((pytester.path / "sent-gw0.json").read_text()))
@@ -353,6 +356,9 @@ def test_a_local_worker_journals_its_events_and_sends_them_in_fewer_messages(
     # Each test settles its worker at least once; messages carry several batches.
     assert sent["journaled batches"] >= 100
     assert sent["journaled messages"] * 2 < sent["journaled batches"]
+    journal = Path((pytester.path / "journal-gw0.txt").read_text())
+    assert journal.parent.parent == temp
+    assert not journal.exists()
     assert list(temp.iterdir()) == []  # the journals are gone with the run
 
 
