@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from ..conftest import events, write_ini
 
 DIST = "--dist=asyncgroup"
+DURATION = re.compile(r"\d+\.\d+s +(setup|call|teardown) +\S+")
 MODES = [pytest.param([], id="one-process"), pytest.param(["-n", "2"], id="n2")]
 
 SUITE = """
@@ -98,7 +100,7 @@ def test_last_failed_failed_first_and_stepwise(
 def test_verbosity_short_summary_and_durations(
     options_suite: pytest.Pytester, mode: list[str]
 ) -> None:
-    result = options_suite.runpytest(DIST, *mode, "-v", "-rA", "--durations=3")
+    result = options_suite.runpytest(DIST, *mode, "-v", "-rA", "--durations=0", "--durations-min=0")
     verbose = [
         ("test_db[[]0[]]", "PASSED"),
         ("test_db[[]2[]]", "FAILED"),
@@ -112,7 +114,25 @@ def test_verbosity_short_summary_and_durations(
             for name, outcome in verbose
         ]
     )
-    result.stdout.fnmatch_lines(["*slowest 3 durations*", "0.3*s call *test_api[[]2[]]"])
+    # pytest's durations section, from each overlapping test's own reports: every
+    # phase of every test, slowest first, a call at least as long as its sleep (on a
+    # loaded machine the steps between sleeps take longer: no upper bounds).
+    result.stdout.fnmatch_lines(["*= slowest durations =*"])
+    durations = [
+        (float(seconds.removesuffix("s")), when, nodeid.split("::")[1])
+        for seconds, when, nodeid in (
+            line.split() for line in result.stdout.lines if DURATION.fullmatch(line)
+        )
+    ]
+    assert [seconds for seconds, _, _ in durations] == sorted(
+        (seconds for seconds, _, _ in durations), reverse=True
+    )
+    calls = {name: seconds for seconds, when, name in durations if when == "call"}
+    slept = {f"test_db[{i}]": 0.05 for i in range(4)}
+    slept.update({"test_api[0]": 0.1, "test_api[1]": 0.2, "test_api[2]": 0.3})
+    assert calls.keys() >= slept.keys()
+    # (pytest prints two decimals)
+    assert all(calls[name] >= seconds - 0.005 for name, seconds in slept.items()), calls
     result.stdout.fnmatch_lines(["*short test summary info*"])
     result.stdout.fnmatch_lines_random(
         ["PASSED *test_db[[]0[]]", "FAILED *test_db[[]2[]] - *db2 is broken*", "SKIPPED *"]

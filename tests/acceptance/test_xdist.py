@@ -280,6 +280,7 @@ PACKED_CONFTEST = """
 import collections, json, os
 from pathlib import Path
 
+import pytest
 from execnet import gateway_base
 
 SENT = collections.Counter()
@@ -301,7 +302,11 @@ def pytest_configure(config):
 
     gateway_base.Channel.send = counting
 
-def pytest_unconfigure(config):
+# Before xdist's worker says it has finished: the controller may end a worker's
+# process soon after that (it did once on a loaded machine, before pytest_unconfigure).
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session):
+    config = session.config
     if os.environ.get("PYTEST_XDIST_WORKER"):
         worker = os.environ["PYTEST_XDIST_WORKER"]
         journal = config.workerinput.get("pytest_asyncgroup_journal")
