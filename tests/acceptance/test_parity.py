@@ -107,6 +107,7 @@ async def test_xpasses():
 async def test_param(n, resource):
     await pause()
     log.info("n is %d", n)
+    log.debug("below the log level: no section, as plainly")
     assert n < 3
 """
 

@@ -43,14 +43,52 @@ from .. import _compat
 
 
 class TestOutput:
-    """Where one overlapping test's output goes during its current phase."""
+    """Where one overlapping test's output goes during its current phase.
+
+    A phase's streams and its report's log handler are made at their first use:
+    most phases of most tests write nothing, and pytest adds no section for
+    empty output, so a stream never made is the same report (and making the
+    two streams and the handler is about a tenth of a trivial test's cost).
+    """
 
     __test__ = False
-    __slots__ = ("log_handlers", "streams")
+    __slots__ = ("log_handlers", "new_stream", "report_log", "streams")
 
     def __init__(self) -> None:
         self.streams: dict[str, Any] = {}
+        self.new_stream: Callable[[str], Any] | None = None  # set during a captured phase
         self.log_handlers: tuple[logging.Handler, ...] = ()
+        self.report_log: _PhaseLog | None = None
+
+    def stream(self, name: str) -> Any | None:
+        """The phase's stream ``name`` (made now if it is the first use); None
+        between phases, or when pytest's capture is off."""
+        stream = self.streams.get(name)
+        if stream is None and self.new_stream is not None:
+            stream = self.streams[name] = self.new_stream(name)
+        return stream
+
+
+class _PhaseLog:
+    """The handler for a phase's "Captured log" section, made at its first record."""
+
+    __slots__ = ("_formatter", "_handler", "_level", "level")
+
+    def __init__(self, formatter: logging.Formatter, level: int | None) -> None:
+        self._formatter = formatter
+        self._level = level
+        self._handler: logging.Handler | None = None
+        self.level = logging.NOTSET if level is None else level
+
+    def handle(self, record: logging.LogRecord) -> None:
+        if self._handler is None:
+            self._handler = _compat.log_capture_handler(self._formatter, self._level)
+        self._handler.handle(record)
+
+    def text(self) -> str:
+        if self._handler is None:
+            return ""
+        return str(self._handler.stream.getvalue().strip())  # type: ignore[attr-defined]
 
 
 _CURRENT: ContextVar[TestOutput | None] = ContextVar("asyncgroup_output", default=None)
@@ -76,7 +114,7 @@ class _StreamRouter:
     def _target(self) -> Any:
         output = _CURRENT.get()
         if output is not None:
-            stream = output.streams.get(self._name)
+            stream = output.stream(self._name)
             if stream is not None:
                 return stream
         return self._fallback
@@ -123,12 +161,18 @@ class _LogRouter(logging.Handler):
         for handler in output.log_handlers:
             if record.levelno >= handler.level:
                 handler.handle(record)
+        report_log = output.report_log
+        if report_log is not None and record.levelno >= report_log.level:
+            report_log.handle(record)
 
 
 def _stream_capture(
     original: Callable[[str, pytest.Item], Any], routers: _StreamRouters, tee: bool
 ) -> Callable[[str, pytest.Item], Any]:
     """``CaptureManager.item_capture`` for overlapping tests."""
+
+    def new_stream(name: str) -> Any:
+        return _compat.memory_stream(routers.fallback(name) if tee else None)
 
     @contextlib.contextmanager
     def item_capture(when: str, item: pytest.Item) -> Iterator[None]:
@@ -140,14 +184,15 @@ def _stream_capture(
             finally:
                 routers.install()
             return
-        for name in ("stdout", "stderr"):
-            output.streams[name] = _compat.memory_stream(routers.fallback(name) if tee else None)
+        output.new_stream = new_stream
         try:
             yield
         finally:
-            streams, output.streams = output.streams, {}
+            streams, output.streams, output.new_stream = output.streams, {}, None
             for name in ("stdout", "stderr"):
-                item.add_report_section(when, name, streams[name].getvalue())
+                stream = streams.get(name)
+                if stream is not None:
+                    item.add_report_section(when, name, stream.getvalue())
 
     return item_capture
 
@@ -194,14 +239,14 @@ def _log_capture(plugin: Any) -> _compat.MakeLogPhase:
                     yield
                 return
             caplog_handler = _compat.log_capture_handler(plugin.formatter, plugin.log_level)
-            report_handler = _compat.log_capture_handler(plugin.formatter, plugin.log_level)
             _compat.store_caplog(item, when, caplog_handler)
-            output.log_handlers = (caplog_handler, report_handler)
+            report_log = _PhaseLog(plugin.formatter, plugin.log_level)
+            output.log_handlers, output.report_log = (caplog_handler,), report_log
             try:
                 yield
             finally:
-                output.log_handlers = ()
-                item.add_report_section(when, "log", report_handler.stream.getvalue().strip())
+                output.log_handlers, output.report_log = (), None
+                item.add_report_section(when, "log", report_log.text())
 
         return runtest_for
 
