@@ -52,17 +52,17 @@ class TestOutput:
     """
 
     __test__ = False
-    __slots__ = ("log_handlers", "new_stream", "report_log", "streams")
+    __slots__ = ("caplog_handler", "new_stream", "report_log", "streams")
 
     def __init__(self) -> None:
         self.streams: dict[str, Any] = {}
         self.new_stream: Callable[[str], Any] | None = None  # set during a captured phase
-        self.log_handlers: tuple[logging.Handler, ...] = ()
-        self.report_log: _PhaseLog | None = None
+        self.caplog_handler: logging.Handler | None = None  # set during a phase
+        self.report_log: _PhaseLog | None = None  # set during a phase
 
     def stream(self, name: str) -> Any | None:
         """The phase's stream ``name`` (made now if it is the first use); None
-        between phases, or when pytest's capture is off."""
+        between phases."""
         stream = self.streams.get(name)
         if stream is None and self.new_stream is not None:
             stream = self.streams[name] = self.new_stream(name)
@@ -72,17 +72,16 @@ class TestOutput:
 class _PhaseLog:
     """The handler for a phase's "Captured log" section, made at its first record."""
 
-    __slots__ = ("_formatter", "_handler", "_level", "level")
+    __slots__ = ("_formatter", "_handler", "level")
 
     def __init__(self, formatter: logging.Formatter, level: int | None) -> None:
         self._formatter = formatter
-        self._level = level
         self._handler: logging.Handler | None = None
         self.level = logging.NOTSET if level is None else level
 
     def handle(self, record: logging.LogRecord) -> None:
         if self._handler is None:
-            self._handler = _compat.log_capture_handler(self._formatter, self._level)
+            self._handler = _compat.log_capture_handler(self._formatter, self.level)
         self._handler.handle(record)
 
     def text(self) -> str:
@@ -158,9 +157,9 @@ class _LogRouter(logging.Handler):
         output = _CURRENT.get()
         if output is None:
             return
-        for handler in output.log_handlers:
-            if record.levelno >= handler.level:
-                handler.handle(record)
+        caplog_handler = output.caplog_handler
+        if caplog_handler is not None and record.levelno >= caplog_handler.level:
+            caplog_handler.handle(record)
         report_log = output.report_log
         if report_log is not None and record.levelno >= report_log.level:
             report_log.handle(record)
@@ -241,11 +240,11 @@ def _log_capture(plugin: Any) -> _compat.MakeLogPhase:
             caplog_handler = _compat.log_capture_handler(plugin.formatter, plugin.log_level)
             _compat.store_caplog(item, when, caplog_handler)
             report_log = _PhaseLog(plugin.formatter, plugin.log_level)
-            output.log_handlers, output.report_log = (caplog_handler,), report_log
+            output.caplog_handler, output.report_log = caplog_handler, report_log
             try:
                 yield
             finally:
-                output.log_handlers, output.report_log = (), None
+                output.caplog_handler, output.report_log = None, None
                 item.add_report_section(when, "log", report_log.text())
 
         return runtest_for
