@@ -6,14 +6,19 @@ overlap under asyncgroup) is run three times: plain pytest with pytest-asyncio,
 ``--dist=asyncgroup`` in one process, and ``-n 2 --dist=asyncgroup``. Each test
 must get the same outcome per phase, the same failure text (pytest's assertion
 rewriting and introspection included) and the same captured sections; the same
-warnings must be recorded under the same tests.
+warnings must be recorded under the same tests. Generated suites (three seeds)
+then compare the captured sections of tests that write and log at random in
+their phases.
 """
 
 from __future__ import annotations
 
+import random
 import re
 
 import pytest
+
+from ..conftest import peak_overlap, spans
 
 pytest.importorskip("pytest_asyncio")
 
@@ -162,3 +167,98 @@ def test_same_outcomes_failure_text_sections_and_warnings_as_plain_pytest(
     assert plain["warnings"] == [("test_parity.py::test_warns", "deprecated thing")]
     dict_diff = plain["test_parity.py::test_dict_diff call"][1]  # type: ignore[index]
     assert "Differing items:" in dict_diff
+
+
+# Generated: each test writes to stdout and stderr and logs (at three levels, and
+# below the log level from a logger of its own level) in a random selection of its
+# phases, with awaits between (so the tests overlap), including writes that leave
+# nothing (an empty print, a flush) and text without a newline. Every report's
+# sections must be plain pytest's.
+GENERATED = """
+import asyncio, json, logging, sys, time
+from pathlib import Path
+import pytest
+
+log = logging.getLogger("generated")
+verbose = logging.getLogger("generated.verbose")
+verbose.setLevel(logging.DEBUG)  # its records pass the root's level: the handlers' filters them
+PLAN = {plan!r}
+EVENTS = Path(__file__).parent / "events.jsonl"
+
+async def act(name, phase):
+    for kind, pause in PLAN[name][phase]:
+        await asyncio.sleep(pause)
+        if kind == "out":
+            print(f"{{name}} {{phase}} out")
+        elif kind == "err":
+            sys.stderr.write(f"{{name}} {{phase}} err\\n")
+        elif kind == "partial":
+            sys.stdout.write(f"{{name}} {{phase}} partial")
+        elif kind == "empty":
+            print(end="")
+        elif kind == "flush":
+            sys.stdout.flush()
+            sys.stderr.flush()
+        elif kind == "verbose":
+            verbose.debug("%s %s verbose", name, phase)
+        else:
+            getattr(log, kind)("%s %s %s", name, phase, kind)
+
+@pytest.fixture
+async def phases(request):
+    name = request.node.name
+    start = time.perf_counter()
+    await act(name, "setup")
+    yield name
+    await act(name, "teardown")
+    line = {{"name": name, "start": start, "end": time.perf_counter()}}
+    with EVENTS.open("a") as file:
+        file.write(json.dumps(line) + "\\n")
+
+@pytest.mark.parametrize("i", range({count}))
+async def test_generated(phases, i):
+    await act(phases, "call")
+    assert not PLAN[phases]["fails"]
+"""
+
+_KINDS = ["out", "err", "partial", "empty", "flush", "debug", "verbose", "info", "warning"]
+
+
+def _generated_suite(seed: int, count: int = 24) -> str:
+    rng = random.Random(seed)
+    plan: dict[str, dict[str, object]] = {}
+    for i in range(count):
+        phases: dict[str, object] = {
+            phase: [
+                (rng.choice(_KINDS), rng.choice([0, 0.001, 0.01])) for _ in range(rng.randint(0, 3))
+            ]
+            for phase in ("setup", "call", "teardown")
+        }
+        phases["fails"] = rng.random() < 0.2
+        plan[f"test_generated[{i}]"] = phases
+    return GENERATED.format(plan=plan, count=count)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize(
+    "mode", [pytest.param([], id="one-process"), pytest.param(["-n", "2"], id="n2")]
+)
+def test_generated_output_gives_plain_pytest_s_sections(
+    pytester: pytest.Pytester, mode: list[str], seed: int
+) -> None:
+    pytester.makefile(".ini", pytest=INI)
+    pytester.makepyfile(test_generated=_generated_suite(seed))
+    plain = _results(pytester, "-p", "asyncio")
+    (pytester.path / "events.jsonl").unlink()
+    ours = _results(pytester, "--dist=asyncgroup", *mode)
+    assert plain.keys() == ours.keys()
+    for key in plain:
+        assert ours[key] == plain[key], key
+    # The suite exercises what it claims to: tests that overlap (set-up to
+    # teardown), phases with sections of each kind, and phases that wrote
+    # nothing that shows.
+    assert peak_overlap(spans(pytester)) >= 4
+    sections = [value[2] for key, value in plain.items() if key != "warnings"]  # type: ignore[index]
+    titles = {title.split()[1] for phase in sections for title, _ in phase}
+    assert titles == {"stdout", "stderr", "log"}
+    assert any(not phase for phase in sections)
