@@ -175,15 +175,14 @@ def test_same_outcomes_failure_text_sections_and_warnings_as_plain_pytest(
 # nothing (an empty print, a flush) and text without a newline. Every report's
 # sections must be plain pytest's.
 GENERATED = """
-import asyncio, json, logging, sys, time
-from pathlib import Path
+import asyncio, logging, sys
 import pytest
+from recorder import span
 
 log = logging.getLogger("generated")
 verbose = logging.getLogger("generated.verbose")
 verbose.setLevel(logging.DEBUG)  # its records pass the root's level: the handlers' filters them
 PLAN = {plan!r}
-EVENTS = Path(__file__).parent / "events.jsonl"
 
 async def act(name, phase):
     for kind, pause in PLAN[name][phase]:
@@ -207,13 +206,10 @@ async def act(name, phase):
 @pytest.fixture
 async def phases(request):
     name = request.node.name
-    start = time.perf_counter()
-    await act(name, "setup")
-    yield name
-    await act(name, "teardown")
-    line = {{"name": name, "start": start, "end": time.perf_counter()}}
-    with EVENTS.open("a") as file:
-        file.write(json.dumps(line) + "\\n")
+    async with span(name):
+        await act(name, "setup")
+        yield name
+        await act(name, "teardown")
 
 @pytest.mark.parametrize("i", range({count}))
 async def test_generated(phases, i):
@@ -244,20 +240,20 @@ def _generated_suite(seed: int, count: int = 24) -> str:
     "mode", [pytest.param([], id="one-process"), pytest.param(["-n", "2"], id="n2")]
 )
 def test_generated_output_gives_plain_pytest_s_sections(
-    pytester: pytest.Pytester, mode: list[str], seed: int
+    suite: pytest.Pytester, mode: list[str], seed: int
 ) -> None:
-    pytester.makefile(".ini", pytest=INI)
-    pytester.makepyfile(test_generated=_generated_suite(seed))
-    plain = _results(pytester, "-p", "asyncio")
-    (pytester.path / "events.jsonl").unlink()
-    ours = _results(pytester, "--dist=asyncgroup", *mode)
+    suite.makefile(".ini", pytest=INI)
+    suite.makepyfile(test_generated=_generated_suite(seed))
+    plain = _results(suite, "-p", "asyncio")
+    (suite.path / "events.jsonl").unlink()
+    ours = _results(suite, "--dist=asyncgroup", *mode)
     assert plain.keys() == ours.keys()
     for key in plain:
         assert ours[key] == plain[key], key
     # The suite exercises what it claims to: tests that overlap (set-up to
     # teardown), phases with sections of each kind, and phases that wrote
     # nothing that shows.
-    assert peak_overlap(spans(pytester)) >= 4
+    assert peak_overlap(spans(suite)) >= 4
     sections = [value[2] for key, value in plain.items() if key != "warnings"]  # type: ignore[index]
     titles = {title.split()[1] for phase in sections for title, _ in phase}
     assert titles == {"stdout", "stderr", "log"}
